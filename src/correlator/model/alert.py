@@ -1,0 +1,58 @@
+"""Alerts: an anomaly (or an external alert) about one signal of one entity."""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from correlator.model.observation import Signal
+
+__all__ = ["Alert", "AlertStatus", "Severity", "fingerprint_of"]
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+def fingerprint_of(labels: dict[str, str]) -> str:
+    """Return the dedup key of an alert from its identifying labels (order-free).
+
+    >>> fingerprint_of({"service": "db", "signal": "latency_p99"})
+    '3c2f80f66f2a43f7'
+    >>> fingerprint_of({"signal": "latency_p99", "service": "db"})
+    '3c2f80f66f2a43f7'
+    """
+    text = "\x1f".join(f"{k}\x1e{labels[k]}" for k in sorted(labels))
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+class Alert(BaseModel):
+    """One alert. ``fingerprint`` is its identity; a repeat updates count and last_seen_at."""
+
+    model_config = ConfigDict(extra="forbid")
+    fingerprint: str
+    service: str
+    entity: str
+    signal: Signal
+    status: AlertStatus = AlertStatus.FIRING
+    severity: Severity = Severity.WARNING
+    summary: str = ""
+    observed: float | None = None
+    expected: float | None = None
+    score: float = Field(default=1.0, ge=0.0)
+    series: str = ""
+    window_s: float = 0.0
+    starts_at: AwareDatetime
+    last_seen_at: AwareDatetime
+    ends_at: AwareDatetime | None = None
+    count: int = Field(default=1, ge=1)
+    labels: dict[str, str] = Field(default_factory=dict)
