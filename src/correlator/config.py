@@ -1,0 +1,163 @@
+"""One validated Settings object, from a YAML file and ``CORRELATOR_*`` environment variables.
+
+The environment is read here and nowhere else. Nested fields use ``__``:
+``CORRELATOR_KAFKA__BOOTSTRAP_SERVERS=broker:9092``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from correlator.errors import ConfigError
+
+__all__ = [
+    "CorrelateSettings",
+    "DetectSettings",
+    "KafkaSettings",
+    "RedisSettings",
+    "Settings",
+    "TopicSettings",
+    "load_settings",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TopicSettings(_Section):
+    """Topic names; the defaults match the OpenTelemetry Collector's Kafka exporter."""
+
+    spans: str = "otlp_spans"
+    metrics: str = "otlp_metrics"
+    logs: str = "otlp_logs"
+    events: str = Field("events", description="JSON lines telemetry")
+    alerts_in: str = Field("alertmanager", description="Alertmanager webhook JSON")
+    incidents: str = "incidents"
+    dead_letter: str = "correlator-dead-letter"
+    partitions: int = Field(4, ge=1)
+
+    def decoders(self) -> dict[str, str]:
+        """Map each telemetry topic to the name of its decoder."""
+        return {
+            self.spans: "otlp_traces",
+            self.metrics: "otlp_metrics",
+            self.logs: "otlp_logs",
+            self.events: "jsonlines",
+            self.alerts_in: "alertmanager",
+        }
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    group_id: str = "correlator"
+    client_id: str = "correlator"
+    max_batch: int = Field(5000, ge=1, description="Most records taken per getmany()")
+    poll_timeout_ms: int = Field(200, ge=1)
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+
+
+class RedisSettings(_Section):
+    url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+    key_prefix: str = "correlator:"
+
+
+class DetectSettings(_Section):
+    detector: str = Field("default", description="Detector kind for every series")
+    detector_params: dict[str, Any] = Field(default_factory=dict)
+    threshold: float = Field(0.9, gt=0, le=1, description="Score at which a series alerts")
+    clear_threshold: float = Field(0.5, ge=0, le=1, description="Score below which it clears")
+    clear_after: int = Field(3, ge=1, description="Calm observations before an alert clears")
+    warmup: int = Field(20, ge=0, description="Observations a series learns before it may alert")
+    window_s: float = Field(10.0, gt=0, description="Tumbling window for span and log signals")
+    max_series: int = Field(200_000, ge=1, description="Active series cap; idle ones evicted")
+    checkpoint_every_s: float = Field(60.0, gt=0)
+
+
+class CorrelateSettings(_Section):
+    window_s: float = Field(300.0, gt=0, description="Alerts this close in time may group")
+    max_hops: int = Field(3, ge=0, description="Topology distance within which alerts group")
+    resolve_after_s: float = Field(
+        300.0, gt=0, description="Quiet time before an incident resolves"
+    )
+    reopen_grace_s: float = Field(600.0, ge=0)
+    fingerprint_labels: list[str] = Field(default_factory=lambda: ["service", "entity", "signal"])
+    topology_dir: Path | None = Path("topology")
+    learn_topology: bool = True
+
+
+class Settings(_Section):
+    """Everything the engine needs, validated once at start."""
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    topics: TopicSettings = Field(default_factory=TopicSettings)
+    detect: DetectSettings = Field(default_factory=DetectSettings)
+    correlate: CorrelateSettings = Field(default_factory=CorrelateSettings)
+    runbooks_dir: Path | None = Path("runbooks")
+
+
+def _env_overrides(environ: Mapping[str, str], prefix: str = "CORRELATOR_") -> dict[str, Any]:
+    """Turn ``CORRELATOR_A__B=v`` into ``{"a": {"b": "v"}}``.
+
+    >>> _env_overrides({"CORRELATOR_KAFKA__GROUP_ID": "g1", "HOME": "/root"})
+    {'kafka': {'group_id': 'g1'}}
+    """
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(prefix) or name == prefix + "CONFIG":
+            continue
+        path = name[len(prefix) :].lower().split("__")
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load settings from ``path`` (YAML, optional) overlaid with the environment.
+
+    ``CORRELATOR_CONFIG`` names the file when ``path`` is None.
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get("CORRELATOR_CONFIG"):
+        path = Path(env["CORRELATOR_CONFIG"])
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read settings file {path}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        data = loaded
+    data = _merge(data, _env_overrides(env))
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        where = f"{path}" if path else "environment"
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings in {where}: {problems}") from exc

@@ -1,0 +1,38 @@
+"""Source and Sink protocols shared by the memory and Kafka transports."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from correlator.model.message import RawMessage
+
+__all__ = ["Sink", "Source"]
+
+
+class Source(Protocol):
+    """Yields batches of records and commits what has been made durable."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def get_batch(self, timeout_s: float) -> list[RawMessage]:
+        """Return the next records (possibly none after ``timeout_s``)."""
+        ...
+
+    async def commit(self, batch: Sequence[RawMessage]) -> None:
+        """Mark every record of ``batch`` as processed (offset + 1 per partition)."""
+        ...
+
+
+class Sink(Protocol):
+    """Writes records to topics; ``send`` returns once they are acknowledged."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, messages: Sequence[RawMessage]) -> None:
+        """Write ``messages`` (each names its topic) and wait for acknowledgement."""
+        ...

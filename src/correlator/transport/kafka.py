@@ -1,0 +1,165 @@
+"""Kafka transport: the only module that imports aiokafka (besides transport/admin.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from correlator.config import KafkaSettings
+from correlator.errors import TransportError
+from correlator.model.message import RawMessage
+
+__all__ = ["KafkaSink", "KafkaSource"]
+
+log = logging.getLogger(__name__)
+
+
+def _security(settings: KafkaSettings) -> dict[str, Any]:
+    opts: dict[str, Any] = {"security_protocol": settings.security_protocol}
+    if settings.sasl_mechanism:
+        opts["sasl_mechanism"] = settings.sasl_mechanism
+        opts["sasl_plain_username"] = settings.sasl_username
+        if settings.sasl_password is not None:
+            opts["sasl_plain_password"] = settings.sasl_password.get_secret_value()
+    return opts
+
+
+class KafkaSource:
+    """Consumes topics in one consumer group with manual commits after durable work."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        topics: Sequence[str],
+        *,
+        group_id: str | None = None,
+        auto_offset_reset: str = "earliest",
+    ) -> None:
+        self._settings = settings
+        self._topics = list(topics)
+        self._consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=settings.bootstrap_servers,
+            group_id=group_id or settings.group_id,
+            client_id=settings.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=auto_offset_reset,
+            max_partition_fetch_bytes=max(settings.max_message_bytes, 1024 * 1024),
+            fetch_max_bytes=64 * 1024 * 1024,
+            **_security(settings),
+        )
+
+    async def start(self) -> None:
+        try:
+            await self._consumer.start()
+        except KafkaError as exc:
+            raise TransportError(
+                f"cannot reach Kafka at {self._settings.bootstrap_servers}: {exc}; "
+                "check kafka.bootstrap_servers"
+            ) from exc
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def __aenter__(self) -> KafkaSource:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def get_batch(self, timeout_s: float) -> list[RawMessage]:
+        try:
+            records = await self._consumer.getmany(
+                timeout_ms=int(timeout_s * 1000), max_records=self._settings.max_batch
+            )
+        except KafkaError as exc:
+            raise TransportError(f"fetch failed: {exc}") from exc
+        out: list[RawMessage] = []
+        for tp, msgs in records.items():
+            for rec in msgs:
+                out.append(
+                    RawMessage(
+                        topic=tp.topic,
+                        value=rec.value,
+                        key=rec.key,
+                        partition=tp.partition,
+                        offset=rec.offset,
+                        timestamp_ms=rec.timestamp,
+                        headers=tuple(rec.headers or ()),
+                    )
+                )
+        return out
+
+    async def commit(self, batch: Sequence[RawMessage]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for msg in batch:
+            tp = TopicPartition(msg.topic, msg.partition)
+            offsets[tp] = max(offsets.get(tp, 0), msg.offset + 1)
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except KafkaError as exc:
+            raise TransportError(f"offset commit failed: {exc}") from exc
+
+    def assignment(self) -> set[tuple[str, int]]:
+        """The partitions this member owns now."""
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+
+class KafkaSink:
+    """Produces records with acks=all and waits for every acknowledgement."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=settings.bootstrap_servers,
+            client_id=settings.client_id,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=1024 * 1024,
+            max_request_size=max(settings.max_message_bytes, 1024 * 1024) + 65536,
+            **_security(settings),
+        )
+
+    async def start(self) -> None:
+        try:
+            await self._producer.start()
+        except KafkaError as exc:
+            raise TransportError(
+                f"cannot reach Kafka at {self._settings.bootstrap_servers}: {exc}"
+            ) from exc
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+    async def __aenter__(self) -> KafkaSink:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def send(self, messages: Sequence[RawMessage]) -> None:
+        if not messages:
+            return
+        try:
+            futures = [
+                await self._producer.send(
+                    m.topic,
+                    m.value,
+                    key=m.key,
+                    headers=list(m.headers) or None,
+                    partition=m.partition if m.partition >= 0 else None,
+                )
+                for m in messages
+            ]
+            await asyncio.gather(*futures)
+        except KafkaError as exc:
+            raise TransportError(f"produce failed: {exc}") from exc
