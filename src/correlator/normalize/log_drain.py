@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Final
 
 from drain3.drain import Drain
@@ -32,6 +33,7 @@ _VALUE_WORDS: Final = frozenset(
 )
 
 
+@lru_cache(maxsize=1 << 16)
 def is_plain_word(token: str) -> bool:
     """True for a token of letters only, maybe quoted or bracketed, maybe with a trailing
     punctuation mark, that is not a value word such as ``true`` or ``KB``."""
@@ -50,7 +52,7 @@ def different_text(template_token: str, token: str) -> bool:
     >>> different_text("true", "false"), different_text("<*>", "Paused")
     (False, False)
     """
-    if template_token == token:
+    if template_token == token or template_token == "<*>":
         return False
     if is_plain_word(template_token) and is_plain_word(token):
         return True

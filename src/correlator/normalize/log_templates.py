@@ -110,6 +110,7 @@ class LogTemplateMiner:
         # Recency of clusters, oldest first: drain3's LRU order does not survive its
         # jsonpickle state, so it is kept here and replayed on restore.
         self._recency: dict[int, None] = {}
+        self._public_cache: dict[str, str] = {}
 
     @property
     def template_count(self) -> int:
@@ -202,7 +203,13 @@ class LogTemplateMiner:
             self._recency = {cid: None for cid in self._recency if cid in live}
 
     def _public_template(self, raw_template: str) -> str:
-        return tidy_template(self._mask_token.sub(PARAM, raw_template))
+        public = self._public_cache.get(raw_template)
+        if public is None:
+            if len(self._public_cache) >= 2 * self.config.max_clusters:
+                self._public_cache.clear()
+            public = tidy_template(self._mask_token.sub(PARAM, raw_template))
+            self._public_cache[raw_template] = public
+        return public
 
     def _params(self, raw_template: str, message: str) -> tuple[str, ...]:
         extracted = self._miner.extract_parameters(raw_template, message, exact_matching=False)
