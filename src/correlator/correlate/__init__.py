@@ -1,0 +1,1 @@
+"""Correlate: alerts → deduplicated, topology-grouped incidents."""

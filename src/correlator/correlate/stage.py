@@ -1,0 +1,162 @@
+"""CorrelateStage: alerts → incident changes (opened, updated, resolved, reopened).
+
+Event time drives it: ``now`` is the watermark of the telemetry, so replays in simulated
+time behave as live traffic does and tests never sleep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from correlator.config import CorrelateSettings
+from correlator.correlate.dedup import DedupReason, merge_alert
+from correlator.correlate.grouping import choose_incident, incident_id_for
+from correlator.correlate.topology import TopologyGraph
+from correlator.model.alert import Alert, AlertStatus
+from correlator.model.incident import ChangeKind, Incident, IncidentStatus
+
+__all__ = ["CorrelateStage", "PendingChange"]
+
+
+@dataclass
+class PendingChange:
+    """An incident that changed in this batch, and why (before ranking and versioning)."""
+
+    incident: Incident
+    change: ChangeKind
+
+
+class CorrelateStage:
+    """Keeps open incidents in memory (restored from the store) and groups alerts into them."""
+
+    def __init__(self, settings: CorrelateSettings, topology: TopologyGraph) -> None:
+        self.settings = settings
+        self.topology = topology
+        self.incidents: dict[str, Incident] = {}
+        self._by_fingerprint: dict[str, str] = {}
+
+    def restore(self, incidents: Iterable[Incident]) -> None:
+        """Adopt incidents read back from the store."""
+        for incident in incidents:
+            self.incidents[incident.incident_id] = incident
+            for alert in incident.alerts:
+                self._by_fingerprint[alert.fingerprint] = incident.incident_id
+
+    def open_incidents(self) -> list[Incident]:
+        return [i for i in self.incidents.values() if i.status is IncidentStatus.OPEN]
+
+    def process(self, alerts: Sequence[Alert], now: datetime) -> list[PendingChange]:
+        changed: dict[str, ChangeKind] = {}
+        for alert in sorted(alerts, key=lambda a: a.last_seen_at):
+            self._take(alert, changed)
+        self._resolve_quiet(now, changed)
+        return [PendingChange(self.incidents[i], kind) for i, kind in changed.items()]
+
+    def _take(self, alert: Alert, changed: dict[str, ChangeKind]) -> None:
+        owner_id = self._by_fingerprint.get(alert.fingerprint)
+        owner = self.incidents.get(owner_id) if owner_id else None
+        known = (
+            next((a for a in owner.alerts if a.fingerprint == alert.fingerprint), None)
+            if owner
+            else None
+        )
+        merged, reason = merge_alert(known, alert)
+        if merged is None:
+            return
+        if owner is not None and self._can_update(owner, merged, reason):
+            self._replace_alert(owner, merged)
+            self._mark(owner, changed, ChangeKind.UPDATED, merged.last_seen_at)
+            return
+        if merged.status is AlertStatus.RESOLVED:
+            return  # a resolve for an alert we never saw firing: nothing to show
+        window = timedelta(seconds=self.settings.window_s)
+        target = choose_incident(
+            merged, self.open_incidents(), self.topology, window, self.settings.max_hops
+        )
+        if target is None:
+            target = self._reopen(merged, changed) or self._open(merged, changed)
+        else:
+            target.alerts.append(merged)
+        if merged.service not in target.services:
+            target.services.append(merged.service)
+        self._by_fingerprint[merged.fingerprint] = target.incident_id
+        self._mark(target, changed, ChangeKind.UPDATED, merged.last_seen_at)
+
+    def _can_update(self, owner: Incident, merged: Alert, reason: DedupReason) -> bool:
+        if owner.status is IncidentStatus.OPEN:
+            return True
+        return reason is DedupReason.RESOLVED
+
+    @staticmethod
+    def _replace_alert(incident: Incident, alert: Alert) -> None:
+        incident.alerts = [
+            alert if a.fingerprint == alert.fingerprint else a for a in incident.alerts
+        ]
+
+    def _open(self, alert: Alert, changed: dict[str, ChangeKind]) -> Incident:
+        incident_id = incident_id_for(alert)
+        incident = Incident(
+            incident_id=incident_id,
+            version=1,
+            title=f"{alert.service}: {alert.signal.value}",
+            services=[alert.service],
+            alerts=[alert],
+            opened_at=alert.starts_at,
+            updated_at=alert.last_seen_at,
+        )
+        self.incidents[incident_id] = incident
+        changed[incident_id] = ChangeKind.OPENED
+        return incident
+
+    def _reopen(self, alert: Alert, changed: dict[str, ChangeKind]) -> Incident | None:
+        """A recently resolved incident the same fault comes back to, reopened."""
+        grace = timedelta(seconds=self.settings.reopen_grace_s)
+        for incident in self.incidents.values():
+            if incident.status is not IncidentStatus.RESOLVED or incident.resolved_at is None:
+                continue
+            same = any(a.fingerprint == alert.fingerprint for a in incident.alerts)
+            if same and alert.starts_at - incident.resolved_at <= grace:
+                incident.status = IncidentStatus.OPEN
+                incident.resolved_at = None
+                self._replace_alert(incident, alert)
+                changed[incident.incident_id] = ChangeKind.REOPENED
+                return incident
+        return None
+
+    def _mark(
+        self, incident: Incident, changed: dict[str, ChangeKind], kind: ChangeKind, at: datetime
+    ) -> None:
+        if at > incident.updated_at:
+            incident.updated_at = at
+        if incident.incident_id not in changed:
+            changed[incident.incident_id] = kind
+
+    def _resolve_quiet(self, now: datetime, changed: dict[str, ChangeKind]) -> None:
+        quiet = timedelta(seconds=self.settings.resolve_after_s)
+        for incident in self.open_incidents():
+            last = max(a.last_seen_at for a in incident.alerts)
+            firing = any(a.status is AlertStatus.FIRING for a in incident.alerts)
+            if now - last < quiet or (firing and now - last < 2 * quiet):
+                continue
+            incident.status = IncidentStatus.RESOLVED
+            incident.resolved_at = now
+            incident.updated_at = max(incident.updated_at, now)
+            changed[incident.incident_id] = ChangeKind.RESOLVED
+        self._forget_old(now)
+
+    def _forget_old(self, now: datetime) -> None:
+        """Drop resolved incidents past the reopen grace period from memory."""
+        horizon = timedelta(seconds=self.settings.reopen_grace_s + self.settings.resolve_after_s)
+        for incident_id in [
+            i.incident_id
+            for i in self.incidents.values()
+            if i.status is IncidentStatus.RESOLVED
+            and i.resolved_at is not None
+            and now - i.resolved_at > horizon
+        ]:
+            incident = self.incidents.pop(incident_id)
+            for alert in incident.alerts:
+                if self._by_fingerprint.get(alert.fingerprint) == incident_id:
+                    del self._by_fingerprint[alert.fingerprint]

@@ -1,0 +1,139 @@
+"""The service topology: a networkx DiGraph of caller → callee, declared and learned.
+
+Declared edges come from ``topology/*.yaml``; learned edges from spans. Each edge keeps
+``source`` (declared, learned or both), ``calls`` and ``last_seen`` (unix seconds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from correlator.errors import ConfigError
+
+__all__ = ["ServiceSpec", "TopologyFile", "TopologyGraph", "load_topology"]
+
+
+class ServiceSpec(BaseModel):
+    """One service as declared in a topology file."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1)
+    owner: str = ""
+    tier: int = Field(2, ge=0, le=5)
+    labels: dict[str, str] = Field(default_factory=dict)
+    depends_on: list[str] = Field(default_factory=list, description="Services this one calls")
+
+
+class TopologyFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    services: list[ServiceSpec]
+
+
+class TopologyGraph:
+    """Caller → callee graph with helpers for hop distance and subgraphs."""
+
+    def __init__(self) -> None:
+        self.graph: nx.DiGraph[str] = nx.DiGraph()
+        self._undirected: nx.Graph[str] | None = None
+
+    def declare(self, spec: ServiceSpec) -> None:
+        self.graph.add_node(
+            spec.name, owner=spec.owner, tier=spec.tier, labels=dict(spec.labels), declared=True
+        )
+        for callee in spec.depends_on:
+            self._add_edge(spec.name, callee, "declared", 0, 0.0)
+
+    def learn(self, caller: str, callee: str, calls: int, ts: float) -> None:
+        """Record ``calls`` observed calls from ``caller`` to ``callee`` at ``ts``."""
+        self._add_edge(caller, callee, "learned", calls, ts)
+
+    def _add_edge(self, caller: str, callee: str, source: str, calls: int, ts: float) -> None:
+        if caller == callee:
+            return
+        data: dict[str, Any] | None = self.graph.get_edge_data(caller, callee)
+        if data is None:
+            self.graph.add_edge(caller, callee, source=source, calls=calls, last_seen=ts)
+            self._undirected = None
+            return
+        if data["source"] != source:
+            data["source"] = "both"
+        data["calls"] += calls
+        data["last_seen"] = max(data["last_seen"], ts)
+
+    def age_out(self, now: float, max_age_s: float) -> int:
+        """Drop learned-only edges unseen for ``max_age_s``; return how many went."""
+        stale = [
+            (u, v)
+            for u, v, d in self.graph.edges(data=True)
+            if d["source"] == "learned" and now - d["last_seen"] > max_age_s
+        ]
+        self.graph.remove_edges_from(stale)
+        if stale:
+            self._undirected = None
+        return len(stale)
+
+    def hops(self, a: str, b: str, limit: int) -> int | None:
+        """Undirected hop distance from ``a`` to ``b`` if within ``limit``, else None.
+
+        >>> g = TopologyGraph()
+        >>> g.learn("web", "api", 1, 0.0); g.learn("api", "db", 1, 0.0)
+        >>> g.hops("web", "db", 3), g.hops("web", "db", 1), g.hops("web", "cache", 3)
+        (2, None, None)
+        """
+        if a == b:
+            return 0
+        if a not in self.graph or b not in self.graph:
+            return None
+        if self._undirected is None:
+            self._undirected = self.graph.to_undirected(as_view=False)
+        lengths = nx.single_source_shortest_path_length(self._undirected, a, cutoff=limit)
+        dist = lengths.get(b)
+        return None if dist is None else int(dist)
+
+    def callees(self, service: str) -> list[str]:
+        return list(self.graph.successors(service)) if service in self.graph else []
+
+    def subgraph(self, nodes: Iterable[str]) -> nx.DiGraph[str]:
+        """The induced caller → callee subgraph on ``nodes`` (nodes not in the graph kept)."""
+        sub: nx.DiGraph[str] = nx.DiGraph()
+        wanted = set(nodes)
+        sub.add_nodes_from(wanted)
+        for u, v, d in self.graph.edges(data=True):
+            if u in wanted and v in wanted:
+                sub.add_edge(u, v, **d)
+        return sub
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nodes and edges as plain JSON-ready data."""
+        return {
+            "nodes": [{"id": n, **d} for n, d in self.graph.nodes(data=True)],
+            "edges": [{"caller": u, "callee": v, **d} for u, v, d in self.graph.edges(data=True)],
+        }
+
+
+def load_topology(folder: Path | None) -> TopologyGraph:
+    """Read every ``*.yaml`` in ``folder`` into a graph (an empty graph when None)."""
+    graph = TopologyGraph()
+    if folder is None:
+        return graph
+    if not folder.is_dir():
+        raise ConfigError(f"topology folder {folder} does not exist; set correlate.topology_dir")
+    for path in sorted(folder.glob("*.yaml")):
+        try:
+            spec = TopologyFile.model_validate(yaml.safe_load(path.read_text()) or {})
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
+            raise ConfigError(f"{path}: {problems}") from exc
+        for service in spec.services:
+            graph.declare(service)
+    return graph

@@ -1,0 +1,167 @@
+"""DetectStage: scores each observation with its series' model and turns scores into alerts.
+
+Prequential: a value is scored before the model learns it. A series may alert only after
+``warmup`` observations. Hysteresis: an alert fires at ``threshold`` and clears after
+``clear_after`` observations below ``clear_threshold``, so one fault does not flap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from correlator.config import DetectSettings
+from correlator.detect.base import DetectorFactory
+from correlator.detect.series import UPWARD_ONLY, SeriesState
+from correlator.model.alert import Alert, AlertStatus, Severity, fingerprint_of
+from correlator.model.observation import Observation, Signal
+
+__all__ = ["DetectStage", "Detected"]
+
+log = logging.getLogger(__name__)
+
+
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
+
+@dataclass
+class Detected:
+    alerts: list[Alert] = field(default_factory=list)
+    anomalies: int = 0
+    evicted: dict[str, SeriesState] = field(default_factory=dict)
+
+
+class DetectStage:
+    """One model per series, created on first sight (or restored from a checkpoint)."""
+
+    def __init__(
+        self,
+        settings: DetectSettings,
+        factory: DetectorFactory,
+        fingerprint_labels: Sequence[str] = ("service", "entity", "signal", "series"),
+    ) -> None:
+        self.settings = settings
+        self._factory = factory
+        self._labels = tuple(fingerprint_labels)
+        self.series: OrderedDict[str, SeriesState] = OrderedDict()
+        self.dirty: set[str] = set()
+
+    def restore(self, states: dict[str, SeriesState]) -> None:
+        """Adopt checkpointed states (for series this process has not seen yet)."""
+        for key, state in states.items():
+            self.series.setdefault(key, state)
+
+    def unknown(self, observations: Iterable[Observation]) -> list[str]:
+        """Series keys in ``observations`` that have no state in memory."""
+        return list({o.series for o in observations if o.series not in self.series})
+
+    def process(self, observations: Sequence[Observation]) -> Detected:
+        out = Detected()
+        for obs in observations:
+            if obs.signal is Signal.LOG_NEW_TEMPLATE:
+                self._new_template(obs, out)
+                continue
+            state = self.series.get(obs.series)
+            if state is None:
+                state = self.series[obs.series] = SeriesState(self._factory())
+            else:
+                self.series.move_to_end(obs.series)
+            self._score(obs, state, out)
+            self.dirty.add(obs.series)
+        self._evict(out)
+        return out
+
+    def _score(self, obs: Observation, state: SeriesState, out: Detected) -> None:
+        cfg = self.settings
+        score = state.detector.score_one(obs.value, obs.ts)
+        expected = state.expected
+        rising = obs.value > expected + state.spread
+        if obs.signal in UPWARD_ONLY and not rising:
+            score = min(score, cfg.clear_threshold)
+        anomalous = state.seen >= cfg.warmup and score >= cfg.threshold
+        if anomalous:
+            out.anomalies += 1
+            state.hits += 1
+            state.peak_score = max(state.peak_score, score)
+        if anomalous and not state.alerting:
+            state.alerting, state.calm, state.alert_started_at = True, 0, obs.ts
+            out.alerts.append(self._alert(obs, state, score, AlertStatus.FIRING))
+        elif state.alerting:
+            state.calm = 0 if score >= cfg.clear_threshold else state.calm + 1
+            if state.calm >= cfg.clear_after:
+                out.alerts.append(self._alert(obs, state, state.peak_score, AlertStatus.RESOLVED))
+                state.alerting, state.hits, state.peak_score = False, 0, 0.0
+        # Anomalies do not teach the model: while alerting, the baseline stays put.
+        if not state.alerting:
+            state.detector.learn_one(obs.value, obs.ts)
+            state.track(obs.value)
+        else:
+            state.seen += 1
+        state.last_ts = obs.ts
+
+    def _alert(
+        self, obs: Observation, state: SeriesState, score: float, status: AlertStatus
+    ) -> Alert:
+        labels = {
+            "service": obs.service,
+            "entity": obs.entity,
+            "signal": obs.signal.value,
+            "series": obs.series,
+        }
+        started = _at(state.alert_started_at)
+        severity = Severity.CRITICAL if score >= 0.99 else Severity.WARNING
+        what = obs.detail or obs.signal.value
+        return Alert(
+            fingerprint=fingerprint_of({k: labels[k] for k in self._labels if k in labels}),
+            service=obs.service,
+            entity=obs.entity,
+            signal=obs.signal,
+            status=status,
+            severity=severity,
+            summary=f"{obs.entity} {what} {obs.value:.4g} (expected {state.expected:.4g})",
+            observed=obs.value,
+            expected=state.expected,
+            score=score,
+            series=obs.series,
+            window_s=obs.window_s,
+            starts_at=started,
+            last_seen_at=_at(obs.ts),
+            ends_at=_at(obs.ts) if status is AlertStatus.RESOLVED else None,
+            count=max(1, state.hits),
+            labels=labels,
+        )
+
+    def _new_template(self, obs: Observation, out: Detected) -> None:
+        """A template never seen before, from a service whose logs are past warm-up."""
+        baseline = self.series.get(f"{obs.service}|log_error_rate")
+        if baseline is None or baseline.seen < self.settings.warmup:
+            return
+        labels = {"service": obs.service, "entity": obs.entity, "signal": obs.signal.value}
+        labels["series"] = f"{obs.series}|{obs.detail}"
+        at = _at(obs.ts)
+        out.anomalies += 1
+        out.alerts.append(
+            Alert(
+                fingerprint=fingerprint_of({k: labels[k] for k in self._labels if k in labels}),
+                service=obs.service,
+                entity=obs.entity,
+                signal=obs.signal,
+                severity=Severity.INFO,
+                summary=f"{obs.service} logged a new message shape: {obs.detail[:160]}",
+                score=self.settings.threshold,
+                series=labels["series"],
+                starts_at=at,
+                last_seen_at=at,
+                labels=labels,
+            )
+        )
+
+    def _evict(self, out: Detected) -> None:
+        while len(self.series) > self.settings.max_series:
+            key, state = self.series.popitem(last=False)
+            self.dirty.discard(key)
+            out.evicted[key] = state

@@ -1,0 +1,54 @@
+"""NormalizeStage: telemetry events → observations, call edges and external alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from correlator.model.observation import Observation
+from correlator.model.telemetry import AlertEvent, LogRecord, MetricPoint, SpanRecord
+from correlator.normalize.logs import LogWindows
+from correlator.normalize.metrics import metric_observation
+from correlator.normalize.spans import CallEdge, SpanWindows
+
+__all__ = ["NormalizeStage", "Normalized"]
+
+
+@dataclass
+class Normalized:
+    observations: list[Observation] = field(default_factory=list)
+    edges: list[CallEdge] = field(default_factory=list)
+    external_alerts: list[AlertEvent] = field(default_factory=list)
+
+
+class NormalizeStage:
+    """Routes each event kind to its normalizer and drains closed windows."""
+
+    def __init__(self, window_s: float, logs: LogWindows | None = None) -> None:
+        self.spans = SpanWindows(window_s)
+        self.logs = logs or LogWindows(window_s)
+
+    @property
+    def watermark(self) -> float:
+        """The latest event time seen (unix seconds)."""
+        return max(self.spans.watermark, self.logs.watermark)
+
+    def process(
+        self,
+        events: Sequence[MetricPoint | SpanRecord | LogRecord | AlertEvent],
+        flush: bool = False,
+    ) -> Normalized:
+        out = Normalized()
+        for event in events:
+            if isinstance(event, SpanRecord):
+                self.spans.add(event)
+            elif isinstance(event, MetricPoint):
+                out.observations.append(metric_observation(event))
+            elif isinstance(event, LogRecord):
+                self.logs.add(event)
+            else:
+                out.external_alerts.append(event)
+        span_obs, out.edges = self.spans.drain(flush)
+        out.observations.extend(span_obs)
+        out.observations.extend(self.logs.drain(flush))
+        return out

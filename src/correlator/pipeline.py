@@ -1,0 +1,239 @@
+"""The engine: the one place that wires the stages together.
+
+One step takes a batch from the source and runs it through
+decode → normalize → detect → correlate → rank → publish. Dead letters and incident
+changes are acknowledged by the broker, the store is written in one transaction, and only
+then are offsets committed. Records that fed a still-open event-time window are committed
+once the window has closed, so a crash never loses what a window had not yet emitted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from correlator.clock import Clock, SystemClock
+from correlator.config import Settings
+from correlator.correlate.stage import CorrelateStage
+from correlator.correlate.topology import TopologyGraph, load_topology
+from correlator.detect.base import DetectorFactory
+from correlator.detect.checkpoint import ModelCheckpoints
+from correlator.detect.external import from_alert_event
+from correlator.detect.stage import DetectStage
+from correlator.ingest.decode_stage import DecodeStage
+from correlator.ingest.decoders.base import Decoder
+from correlator.model.incident import IncidentChange
+from correlator.model.message import RawMessage
+from correlator.normalize.log_templates import LogTemplateMiner
+from correlator.normalize.logs import LogWindows
+from correlator.normalize.stage import NormalizeStage
+from correlator.publish.stage import PublishStage
+from correlator.rank.stage import RankStage
+from correlator.store.base import StateStore, WriteBatch
+from correlator.store.incidents import IncidentRepository
+from correlator.transport.base import Sink, Source
+
+__all__ = ["Engine", "EngineStats", "build_engine"]
+
+log = logging.getLogger(__name__)
+_MINER_KEY = "logs:template-miner"
+
+
+@dataclass
+class EngineStats:
+    """Running counters of one engine (exported as metrics by serve)."""
+
+    consumed: dict[str, int] = field(default_factory=dict)
+    events: int = 0
+    observations: int = 0
+    anomalies: int = 0
+    alerts: int = 0
+    dead_lettered: int = 0
+    changes_published: int = 0
+    batches: int = 0
+    published: list[IncidentChange] = field(default_factory=list)
+
+
+class Engine:
+    """Runs batches from a source through the stages to the sink and the store."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        source: Source,
+        sink: Sink,
+        store: StateStore,
+        decoders: dict[str, Decoder],
+        detector_factory: DetectorFactory,
+        topology: TopologyGraph,
+        clock: Clock | None = None,
+        keep_published: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.source, self.sink, self.store = source, sink, store
+        self.clock = clock or SystemClock()
+        self.topology = topology
+        self.incidents = IncidentRepository(store)
+        self.checkpoints = ModelCheckpoints(store)
+        self.decode = DecodeStage(decoders, settings.topics.dead_letter)
+        self.miner = LogTemplateMiner()
+        self.normalize = NormalizeStage(
+            settings.detect.window_s, LogWindows(settings.detect.window_s, self.miner)
+        )
+        self.detect = DetectStage(
+            settings.detect, detector_factory, settings.correlate.fingerprint_labels
+        )
+        self.correlate = CorrelateStage(settings.correlate, topology)
+        self.rank = RankStage(topology)
+        self.publish = PublishStage(sink, self.incidents, settings.topics.incidents)
+        self.stats = EngineStats()
+        self._keep_published = keep_published
+        self._uncommitted: list[tuple[float, list[RawMessage]]] = []
+        self._last_checkpoint = 0.0
+        self._templates_known = 0
+
+    async def start(self) -> None:
+        """Start the ports and restore state (open incidents, log templates)."""
+        for port in (self.store, self.sink, self.source):
+            await port.start()
+        self.correlate.restore(await self.incidents.open_incidents())
+        blob = await self.store.get(_MINER_KEY)
+        if blob is not None:
+            self.miner = LogTemplateMiner.from_bytes(blob)
+            self.normalize.logs.miner = self.miner
+        self._templates_known = self.miner.template_count
+        self._last_checkpoint = self.clock.monotonic()
+
+    async def stop(self) -> None:
+        """Checkpoint models and stop the ports (source first, so nothing new arrives)."""
+        await self.source.stop()
+        try:
+            await self.checkpoint()
+        finally:
+            await self.sink.stop()
+            await self.store.stop()
+
+    async def step(self, timeout_s: float | None = None) -> int:
+        """Process one batch; return how many records it had."""
+        wait = self.settings.kafka.poll_timeout_ms / 1000 if timeout_s is None else timeout_s
+        batch = await self.source.get_batch(wait)
+        await self.process(batch)
+        return len(batch)
+
+    async def process(self, batch: Sequence[RawMessage], flush: bool = False) -> None:
+        """Run one batch through every stage; commit what is durable."""
+        decoded = self.decode.process(batch)
+        normalized = self.normalize.process(decoded.events, flush=flush)
+        for edge in normalized.edges:
+            self.topology.learn(edge.caller, edge.callee, edge.count, edge.ts)
+        unknown = self.detect.unknown(normalized.observations)
+        if unknown:
+            self.detect.restore(await self.checkpoints.load(unknown))
+        detected = self.detect.process(normalized.observations)
+        alerts = detected.alerts + [from_alert_event(e) for e in normalized.external_alerts]
+        pending = self.correlate.process(alerts, self._now(alerts))
+        changes = PublishStage.version(self.rank.process(pending))
+
+        writes = WriteBatch()
+        await self.sink.send(decoded.dead_letters)
+        published = await self.publish.process(changes, writes)
+        self.checkpoints.add_to(writes, detected.evicted)
+        self._queue_models_and_templates(writes, flush)
+        await self.store.write(writes)
+        await self._commit(batch, flush)
+        self._count(
+            decoded.consumed, len(decoded.events), normalized.observations, detected.anomalies
+        )
+        self.stats.alerts += len(alerts)
+        self.stats.dead_lettered += len(decoded.dead_letters)
+        self.stats.changes_published += len(published)
+        if self._keep_published:
+            self.stats.published.extend(published)
+
+    async def flush(self) -> None:
+        """Close every open window and commit everything (end of a replay, or shutdown)."""
+        await self.process([], flush=True)
+
+    def _now(self, alerts: Sequence[object]) -> datetime:
+        watermark = self.normalize.watermark
+        return datetime.fromtimestamp(watermark, UTC) if watermark else self.clock.now()
+
+    def _queue_models_and_templates(self, writes: WriteBatch, force: bool) -> None:
+        due = (
+            self.clock.monotonic() - self._last_checkpoint
+            >= self.settings.detect.checkpoint_every_s
+        )
+        if self.miner.template_count != self._templates_known or force or due:
+            writes.put(_MINER_KEY, self.miner.to_bytes())
+            self._templates_known = self.miner.template_count
+        if force or due:
+            self.checkpoints.add_to(writes, {k: self.detect.series[k] for k in self.detect.dirty})
+            self.detect.dirty.clear()
+            self._last_checkpoint = self.clock.monotonic()
+
+    async def checkpoint(self) -> None:
+        """Write every dirty model and the template miner now."""
+        writes = WriteBatch()
+        self._queue_models_and_templates(writes, force=True)
+        await self.store.write(writes)
+
+    async def _commit(self, batch: Sequence[RawMessage], flush: bool) -> None:
+        if batch:
+            self._uncommitted.append((self.normalize.watermark, list(batch)))
+        horizon = self.normalize.watermark - 2 * self.settings.detect.window_s
+        ready = [b for ts, b in self._uncommitted if flush or ts <= horizon]
+        self._uncommitted = [(ts, b) for ts, b in self._uncommitted if not (flush or ts <= horizon)]
+        if ready:
+            await self.source.commit([m for b in ready for m in b])
+
+    def _count(
+        self, consumed: dict[str, int], events: int, observations: Sequence[object], anomalies: int
+    ) -> None:
+        for topic, n in consumed.items():
+            self.stats.consumed[topic] = self.stats.consumed.get(topic, 0) + n
+        self.stats.events += events
+        self.stats.observations += len(observations)
+        self.stats.anomalies += anomalies
+        self.stats.batches += 1
+
+
+def build_engine(
+    settings: Settings,
+    *,
+    source: Source,
+    sink: Sink,
+    store: StateStore,
+    clock: Clock | None = None,
+    detector_factory: DetectorFactory | None = None,
+    keep_published: bool = False,
+) -> Engine:
+    """Wire an engine from settings with the registered decoders and detector."""
+    from correlator.detect.registry import build_detector
+    from correlator.ingest.decoders.registry import decoder_for
+
+    max_bytes = settings.kafka.max_message_bytes
+    decoders = {
+        topic: decoder_for(name, max_message_bytes=max_bytes)
+        for topic, name in settings.topics.decoders().items()
+    }
+    factory: Callable[[], object]
+    if detector_factory is None:
+        kind, params = settings.detect.detector, settings.detect.detector_params
+        build_detector(kind, params)  # fail at start, not on the first series
+        factory = lambda: build_detector(kind, params)  # noqa: E731
+    else:
+        factory = detector_factory
+    return Engine(
+        settings,
+        source=source,
+        sink=sink,
+        store=store,
+        decoders=decoders,
+        detector_factory=factory,  # type: ignore[arg-type]
+        topology=load_topology(settings.correlate.topology_dir),
+        clock=clock,
+        keep_published=keep_published,
+    )

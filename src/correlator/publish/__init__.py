@@ -1,0 +1,1 @@
+"""Publish: versioned incident change events to the incidents topic and the store."""

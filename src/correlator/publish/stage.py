@@ -1,0 +1,73 @@
+"""PublishStage: number incident versions, send change events, record them in the store.
+
+Exactly once as seen by consumers: each change is keyed by incident id and carries a
+version; a version that already has a publish marker is never sent again, and one that was
+sent but not yet marked (a crash in between) is sent again with the same key and version,
+which a consumer keeping the highest version per id ignores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from correlator.correlate.stage import PendingChange
+from correlator.model.incident import ChangeKind, IncidentChange
+from correlator.model.message import RawMessage
+from correlator.store.base import WriteBatch
+from correlator.store.incidents import IncidentRepository
+from correlator.transport.base import Sink
+
+__all__ = ["PublishStage", "change_message"]
+
+
+def change_message(change: IncidentChange, topic: str) -> RawMessage:
+    """The Kafka record of one change: key = incident id, JSON value, version headers."""
+    return RawMessage(
+        topic=topic,
+        key=change.incident_id.encode(),
+        value=change.model_dump_json().encode(),
+        partition=-1,
+        headers=(
+            ("incident-version", str(change.version).encode()),
+            ("change", change.change.value.encode()),
+            ("schema-version", str(change.schema_version).encode()),
+            ("content-type", b"application/json"),
+        ),
+    )
+
+
+class PublishStage:
+    """Turns pending changes into published, stored ``IncidentChange`` events."""
+
+    def __init__(self, sink: Sink, repository: IncidentRepository, topic: str) -> None:
+        self._sink = sink
+        self._repo = repository
+        self._topic = topic
+
+    @staticmethod
+    def version(pending: Sequence[PendingChange]) -> list[IncidentChange]:
+        """Give each changed incident its next version and freeze it into a change event."""
+        out: list[IncidentChange] = []
+        for item in pending:
+            incident = item.incident
+            incident.version = 1 if item.change is ChangeKind.OPENED else incident.version + 1
+            out.append(
+                IncidentChange(
+                    change=item.change,
+                    incident_id=incident.incident_id,
+                    version=incident.version,
+                    incident=incident.model_copy(deep=True),
+                )
+            )
+        return out
+
+    async def process(
+        self, changes: Sequence[IncidentChange], batch: WriteBatch
+    ) -> list[IncidentChange]:
+        """Send the changes not yet published; queue their store writes into ``batch``."""
+        if not changes:
+            return []
+        fresh = await self._repo.unpublished(changes)
+        await self._sink.send([change_message(c, self._topic) for c in fresh])
+        self._repo.add_to(batch, fresh)
+        return fresh

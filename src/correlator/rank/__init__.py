@@ -1,0 +1,1 @@
+"""Rank: root-cause candidates of an incident, with scores and evidence."""
