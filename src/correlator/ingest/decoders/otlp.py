@@ -1,0 +1,228 @@
+"""OTLP traces, metrics and logs, as the OpenTelemetry Collector's Kafka exporter writes them.
+
+Each message is one export request (``ExportTraceServiceRequest`` and friends; the
+Collector's ``otlp_proto`` encoding writes ``TracesData``, which has the same wire form),
+in protobuf or in OTLP JSON (``otlp_json``). :func:`~.otlp_common.read_request` tells them
+apart per message. Protobuf is read with the generated classes and, since protobuf
+already typed every field, events are built with ``model_construct`` after the few
+checks the model makes that protobuf does not (non-empty ids, end not before start).
+
+Spans
+    ``service`` is the ``service.name`` resource attribute (``unknown_service`` if absent);
+    ``is_error`` is status code ERROR; ``duration_ms`` is end minus start.
+    ``peer_service`` is the ``peer.service`` attribute; for CLIENT and PRODUCER spans
+    only, it falls back to ``server.address`` and then ``net.peer.name`` (the callee's
+    host, which in most deployments is its service name; a SERVER span's
+    ``server.address`` is its own address, so it is not used there). ``attributes`` are
+    the span's own attributes, flattened to strings.
+Logs
+    ``severity`` is the upper-cased severity text, else the name of the severity number's
+    range (``TRACE`` ... ``FATAL``), else ``UNSPECIFIED``; ``body`` is the body flattened to
+    a string; ``observed_at`` is ``time_unix_nano``, else ``observed_time_unix_nano``, else
+    the Kafka record timestamp; ``trace_id`` is hex.
+Metrics
+    See :mod:`.otlp_metrics`.
+
+A request that fails a check is rejected whole: the decoders return every event of a
+message or raise.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from correlator.errors import ValidationFailedError
+from correlator.ingest.decoders.base import (
+    DEFAULT_MAX_MESSAGE_BYTES,
+    TelemetryEventType,
+    checked_value,
+)
+from correlator.ingest.decoders.otlp_common import (
+    any_value_to_str,
+    attributes_to_dict,
+    datetime_from_ns,
+    read_request,
+    service_name,
+)
+from correlator.ingest.decoders.otlp_metrics import metric_points
+from correlator.model.message import RawMessage
+from correlator.model.telemetry import LogRecord, SpanKind, SpanRecord
+
+__all__ = [
+    "OtlpLogsDecoder",
+    "OtlpMetricsDecoder",
+    "OtlpTracesDecoder",
+    "severity_name",
+]
+
+_SPAN_KINDS = tuple(SpanKind)  # index = OTLP enum number
+_STATUS_ERROR = 2
+_PEER_FALLBACK_KINDS = frozenset({SpanKind.CLIENT, SpanKind.PRODUCER})
+_SEVERITY_RANGES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+
+
+class _OtlpDecoder:
+    name: ClassVar[str]
+    request_type: ClassVar[Any]
+    resources_field: ClassVar[str]
+
+    def __init__(self, *, max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
+        self.max_message_bytes = max_message_bytes
+
+    def decode(self, message: RawMessage) -> list[TelemetryEventType]:
+        """Decode one export request into events, or raise DecodeError/ValidationFailedError."""
+        value = checked_value(message, self.max_message_bytes, self.name)
+        request = read_request(message, value, self.request_type, self.resources_field, self.name)
+        return self._events(request, message)
+
+    def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
+        raise NotImplementedError
+
+
+class OtlpTracesDecoder(_OtlpDecoder):
+    """OTLP traces (protobuf or JSON) to :class:`SpanRecord` events."""
+
+    name = "otlp_traces"
+    request_type = ExportTraceServiceRequest
+    resources_field = "resource_spans"
+
+    def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
+        out: list[TelemetryEventType] = []
+        construct = SpanRecord.model_construct
+        kinds = _SPAN_KINDS
+        for r, resource_spans in enumerate(request.resource_spans):
+            service = service_name(resource_spans.resource)
+            for s, scope_spans in enumerate(resource_spans.scope_spans):
+                for i, span in enumerate(scope_spans.spans):
+                    trace_id = span.trace_id.hex()
+                    span_id = span.span_id.hex()
+                    start_ns = span.start_time_unix_nano
+                    end_ns = span.end_time_unix_nano
+                    if not trace_id or not span_id or not start_ns or end_ns < start_ns:
+                        raise _bad_span(self.name, (r, s, i), span)
+                    attributes = attributes_to_dict(span.attributes)
+                    kind = kinds[span.kind] if 0 <= span.kind < len(kinds) else kinds[0]
+                    out.append(
+                        construct(
+                            trace_id=trace_id,
+                            span_id=span_id,
+                            parent_span_id=span.parent_span_id.hex(),
+                            service=service,
+                            name=span.name,
+                            span_kind=kind,
+                            start_at=datetime_from_ns(start_ns),
+                            duration_ms=(end_ns - start_ns) / 1e6,
+                            is_error=span.status.code == _STATUS_ERROR,
+                            peer_service=peer_service(kind, attributes),
+                            attributes=attributes,
+                        )
+                    )
+        return out
+
+
+def peer_service(kind: SpanKind, attributes: dict[str, str]) -> str:
+    """The callee a span names: ``peer.service``, else (CLIENT/PRODUCER) its server address.
+
+    >>> peer_service(SpanKind.CLIENT, {"server.address": "db"})
+    'db'
+    >>> peer_service(SpanKind.SERVER, {"server.address": "checkout"})
+    ''
+    >>> peer_service(SpanKind.INTERNAL, {"peer.service": "cache"})
+    'cache'
+    """
+    peer = attributes.get("peer.service")
+    if peer:
+        return peer
+    if kind in _PEER_FALLBACK_KINDS:
+        return attributes.get("server.address") or attributes.get("net.peer.name") or ""
+    return ""
+
+
+def _bad_span(decoder: str, at: tuple[int, int, int], span: Any) -> ValidationFailedError:
+    r, s, i = at
+    where = f"resource_spans[{r}].scope_spans[{s}].spans[{i}]"
+    if not span.trace_id:
+        problem = "trace_id is empty"
+    elif not span.span_id:
+        problem = "span_id is empty"
+    elif not span.start_time_unix_nano:
+        problem = "start_time_unix_nano is 0 (unset)"
+    else:
+        problem = (
+            f"end_time_unix_nano {span.end_time_unix_nano} is before "
+            f"start_time_unix_nano {span.start_time_unix_nano}"
+        )
+    return ValidationFailedError(f"{decoder}: {where}: {problem}")
+
+
+class OtlpMetricsDecoder(_OtlpDecoder):
+    """OTLP metrics (protobuf or JSON) to :class:`MetricPoint` events; see :mod:`.otlp_metrics`."""
+
+    name = "otlp_metrics"
+    request_type = ExportMetricsServiceRequest
+    resources_field = "resource_metrics"
+
+    def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
+        out: list[TelemetryEventType] = []
+        for r, resource_metrics in enumerate(request.resource_metrics):
+            service = service_name(resource_metrics.resource)
+            for s, scope_metrics in enumerate(resource_metrics.scope_metrics):
+                for m, metric in enumerate(scope_metrics.metrics):
+                    where = f"resource_metrics[{r}].scope_metrics[{s}].metrics[{m}]"
+                    out.extend(metric_points(metric, service, self.name, where))
+        return out
+
+
+class OtlpLogsDecoder(_OtlpDecoder):
+    """OTLP logs (protobuf or JSON) to :class:`LogRecord` events."""
+
+    name = "otlp_logs"
+    request_type = ExportLogsServiceRequest
+    resources_field = "resource_logs"
+
+    def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
+        out: list[TelemetryEventType] = []
+        construct = LogRecord.model_construct
+        fallback_ns = message.timestamp_ms * 1_000_000
+        for r, resource_logs in enumerate(request.resource_logs):
+            service = service_name(resource_logs.resource)
+            for s, scope_logs in enumerate(resource_logs.scope_logs):
+                for i, record in enumerate(scope_logs.log_records):
+                    at_ns = record.time_unix_nano or record.observed_time_unix_nano or fallback_ns
+                    if at_ns <= 0:
+                        raise ValidationFailedError(
+                            f"{self.name}: resource_logs[{r}].scope_logs[{s}].log_records[{i}]: "
+                            "time_unix_nano and observed_time_unix_nano are 0 (unset) and the "
+                            "Kafka record has no timestamp"
+                        )
+                    out.append(
+                        construct(
+                            service=service,
+                            observed_at=datetime_from_ns(at_ns),
+                            severity=severity_name(record.severity_text, record.severity_number),
+                            body=any_value_to_str(record.body),
+                            attributes=attributes_to_dict(record.attributes),
+                            trace_id=record.trace_id.hex(),
+                        )
+                    )
+        return out
+
+
+def severity_name(text: str, number: int) -> str:
+    """Upper-case severity: the text if set, else the OTLP range of ``number``.
+
+    >>> severity_name("warning", 13), severity_name("", 17), severity_name("", 0)
+    ('WARNING', 'ERROR', 'UNSPECIFIED')
+    """
+    text = text.strip()
+    if text:
+        return text.upper()
+    if 1 <= number <= 24:
+        return _SEVERITY_RANGES[(number - 1) // 4]
+    return "UNSPECIFIED"
