@@ -82,6 +82,9 @@ class DetectSettings(_Section):
     window_s: float = Field(10.0, gt=0, description="Tumbling window for span and log signals")
     max_series: int = Field(200_000, ge=1, description="Active series cap; idle ones evicted")
     checkpoint_every_s: float = Field(60.0, gt=0)
+    idle_partition_s: float = Field(
+        5.0, gt=0, description="A partition silent this long (wall time) no longer holds time back"
+    )
 
 
 class CorrelateSettings(_Section):

@@ -92,6 +92,8 @@ class Engine:
         self.stats = EngineStats()
         self._keep_published = keep_published
         self._uncommitted: list[tuple[float, list[RawMessage]]] = []
+        self._high: dict[tuple[str, int], tuple[float, float]] = {}
+        self.watermark = 0.0
         self._last_checkpoint = 0.0
         self._templates_known = 0
 
@@ -126,7 +128,8 @@ class Engine:
     async def process(self, batch: Sequence[RawMessage], flush: bool = False) -> None:
         """Run one batch through every stage; commit what is durable."""
         decoded = self.decode.process(batch)
-        normalized = self.normalize.process(decoded.events, flush=flush)
+        self._advance_watermark(decoded.high_ts)
+        normalized = self.normalize.process(decoded.events, self.watermark, flush=flush)
         for edge in normalized.edges:
             self.topology.learn(edge.caller, edge.callee, edge.count, edge.ts)
         unknown = self.detect.unknown(normalized.observations)
@@ -134,7 +137,7 @@ class Engine:
             self.detect.restore(await self.checkpoints.load(unknown))
         detected = self.detect.process(normalized.observations)
         alerts = detected.alerts + [from_alert_event(e) for e in normalized.external_alerts]
-        pending = self.correlate.process(alerts, self._now(alerts))
+        pending = self.correlate.process(alerts, self._now())
         changes = PublishStage.version(self.rank.process(pending))
 
         writes = WriteBatch()
@@ -157,9 +160,23 @@ class Engine:
         """Close every open window and commit everything (end of a replay, or shutdown)."""
         await self.process([], flush=True)
 
-    def _now(self, alerts: Sequence[object]) -> datetime:
-        watermark = self.normalize.watermark
-        return datetime.fromtimestamp(watermark, UTC) if watermark else self.clock.now()
+    def _advance_watermark(self, high_ts: dict[tuple[str, int], float]) -> None:
+        """Event time is the lowest latest-time over partitions that are not idle."""
+        wall = self.clock.monotonic()
+        for key, ts in high_ts.items():
+            previous = self._high.get(key, (ts, wall))[0]
+            self._high[key] = (max(ts, previous), wall)
+        idle = self.settings.detect.idle_partition_s
+        active = [ts for ts, seen in self._high.values() if wall - seen <= idle]
+        if active:
+            self.watermark = max(self.watermark, min(active))
+        elif self._high:
+            self.watermark = max(self.watermark, max(ts for ts, _ in self._high.values()))
+
+    def _now(self) -> datetime:
+        if self.watermark:
+            return datetime.fromtimestamp(self.watermark, UTC)
+        return self.clock.now()
 
     def _queue_models_and_templates(self, writes: WriteBatch, force: bool) -> None:
         due = (
@@ -183,7 +200,7 @@ class Engine:
     async def _commit(self, batch: Sequence[RawMessage], flush: bool) -> None:
         if batch:
             self._uncommitted.append((self.normalize.watermark, list(batch)))
-        horizon = self.normalize.watermark - 2 * self.settings.detect.window_s
+        horizon = self.watermark - 2 * self.settings.detect.window_s
         ready = [b for ts, b in self._uncommitted if flush or ts <= horizon]
         self._uncommitted = [(ts, b) for ts, b in self._uncommitted if not (flush or ts <= horizon)]
         if ready:

@@ -49,9 +49,9 @@ class CorrelateStage:
 
     def process(self, alerts: Sequence[Alert], now: datetime) -> list[PendingChange]:
         changed: dict[str, ChangeKind] = {}
+        self._resolve_quiet(now, changed)
         for alert in sorted(alerts, key=lambda a: a.last_seen_at):
             self._take(alert, changed)
-        self._resolve_quiet(now, changed)
         return [PendingChange(self.incidents[i], kind) for i, kind in changed.items()]
 
     def _take(self, alert: Alert, changed: dict[str, ChangeKind]) -> None:
@@ -71,6 +71,7 @@ class CorrelateStage:
             return
         if merged.status is AlertStatus.RESOLVED:
             return  # a resolve for an alert we never saw firing: nothing to show
+        merged = alert  # a new episode of this fingerprint starts afresh
         window = timedelta(seconds=self.settings.window_s)
         target = choose_incident(
             merged, self.open_incidents(), self.topology, window, self.settings.max_hops

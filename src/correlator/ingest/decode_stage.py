@@ -11,8 +11,9 @@ from correlator.errors import CorrelatorError, DecodeError
 from correlator.ingest.dead_letter import dead_letter_for
 from correlator.ingest.decoders.base import Decoder, TelemetryEventType
 from correlator.model.message import RawMessage
+from correlator.model.telemetry import AlertEvent, SpanRecord
 
-__all__ = ["DecodeStage", "Decoded"]
+__all__ = ["DecodeStage", "Decoded", "event_time"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,7 @@ class Decoded:
     events: list[TelemetryEventType] = field(default_factory=list)
     dead_letters: list[RawMessage] = field(default_factory=list)
     consumed: Counter[str] = field(default_factory=Counter)
+    high_ts: dict[tuple[str, int], float] = field(default_factory=dict)
 
 
 class DecodeStage:
@@ -41,7 +43,7 @@ class DecodeStage:
             try:
                 if decoder is None:
                     raise DecodeError(f"no decoder is configured for topic {message.topic!r}")
-                out.events.extend(decoder.decode(message))
+                events = decoder.decode(message)
             except CorrelatorError as exc:
                 log.warning(
                     "dead-lettered topic=%s partition=%d offset=%d error=%s",
@@ -51,4 +53,19 @@ class DecodeStage:
                     exc,
                 )
                 out.dead_letters.append(dead_letter_for(message, exc, self._dead_letter_topic))
+                continue
+            out.events.extend(events)
+            if events:
+                key = (message.topic, message.partition)
+                latest = max(event_time(e) for e in events)
+                out.high_ts[key] = max(out.high_ts.get(key, latest), latest)
         return out
+
+
+def event_time(event: TelemetryEventType) -> float:
+    """Unix seconds at which ``event`` happened (a span: when it ended)."""
+    if isinstance(event, SpanRecord):
+        return event.start_at.timestamp() + event.duration_ms / 1000.0
+    if isinstance(event, AlertEvent):
+        return event.starts_at.timestamp()
+    return event.observed_at.timestamp()

@@ -24,6 +24,8 @@ class LogWindows:
         self.window_s = window_s
         self.miner = miner or LogTemplateMiner()
         self.watermark = 0.0
+        self.late = 0
+        self._closed_upto: int | None = None
         self._errors: dict[int, dict[str, int]] = defaultdict(dict)
         self._templates: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
         self._new: list[Observation] = []
@@ -33,6 +35,9 @@ class LogWindows:
         ts = record.observed_at.timestamp()
         self.watermark = max(self.watermark, ts)
         bucket = bucket_of(ts, self.window_s)
+        if self._closed_upto is not None and bucket <= self._closed_upto:
+            self.late += 1
+            return
         errors = self._errors[bucket]
         errors[record.service] = errors.get(record.service, 0) + (
             record.severity in ERROR_SEVERITIES
@@ -54,12 +59,15 @@ class LogWindows:
                 )
             )
 
-    def drain(self, flush: bool = False) -> list[Observation]:
-        """Observations of closed windows, and first-seen templates since the last drain."""
+    def drain(self, watermark: float | None = None, flush: bool = False) -> list[Observation]:
+        """Observations of windows closed by ``watermark``, and new templates since last time."""
         out, self._new = self._new, []
         buckets = sorted(self._errors.keys() | self._templates.keys())
         if not flush:
-            buckets = closed_buckets(buckets, self.watermark, self.window_s)
+            mark = self.watermark if watermark is None else watermark
+            buckets = closed_buckets(buckets, mark, self.window_s)
+        if buckets:
+            self._closed_upto = max(buckets[-1], self._closed_upto or buckets[-1])
         w = self.window_s
         for bucket in buckets:
             end = (bucket + 1) * w

@@ -47,6 +47,8 @@ class SpanWindows:
     def __init__(self, window_s: float) -> None:
         self.window_s = window_s
         self.watermark = 0.0
+        self.late = 0
+        self._closed_upto: int | None = None
         self._cells: dict[int, dict[str, _Cell]] = defaultdict(dict)
         self._edges: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
         self._span_service: OrderedDict[str, str] = OrderedDict()
@@ -57,6 +59,9 @@ class SpanWindows:
         start = span.start_at.timestamp()
         end = start + span.duration_ms / 1000.0
         bucket = bucket_of(end, self.window_s)
+        if self._closed_upto is not None and bucket <= self._closed_upto:
+            self.late += 1  # its window was already emitted
+            return
         if end > self.watermark:
             self.watermark = end
         if span.span_kind in _SERVER_KINDS or (
@@ -103,11 +108,20 @@ class SpanWindows:
         if len(table) > _MAX_REMEMBERED_SPANS:
             table.popitem(last=False)
 
-    def drain(self, flush: bool = False) -> tuple[list[Observation], list[CallEdge]]:
-        """Observations and edges of every window that closed (all of them if ``flush``)."""
+    def drain(
+        self, watermark: float | None = None, flush: bool = False
+    ) -> tuple[list[Observation], list[CallEdge]]:
+        """Observations and edges of every window closed by ``watermark`` (all if ``flush``).
+
+        ``watermark`` defaults to the latest span end seen; with several partitions the
+        engine passes the lowest of their latest times, so no partition's data comes late.
+        """
         buckets = sorted(self._cells.keys() | self._edges.keys())
         if not flush:
-            buckets = closed_buckets(buckets, self.watermark, self.window_s)
+            mark = self.watermark if watermark is None else watermark
+            buckets = closed_buckets(buckets, mark, self.window_s)
+        if buckets:
+            self._closed_upto = max(buckets[-1], self._closed_upto or buckets[-1])
         observations: list[Observation] = []
         edges: list[CallEdge] = []
         for bucket in buckets:

@@ -36,8 +36,10 @@ class NormalizeStage:
     def process(
         self,
         events: Sequence[MetricPoint | SpanRecord | LogRecord | AlertEvent],
+        watermark: float | None = None,
         flush: bool = False,
     ) -> Normalized:
+        """Account ``events``; emit what windows closed by ``watermark`` (all if ``flush``)."""
         out = Normalized()
         for event in events:
             if isinstance(event, SpanRecord):
@@ -48,7 +50,7 @@ class NormalizeStage:
                 self.logs.add(event)
             else:
                 out.external_alerts.append(event)
-        span_obs, out.edges = self.spans.drain(flush)
+        span_obs, out.edges = self.spans.drain(watermark, flush)
         out.observations.extend(span_obs)
-        out.observations.extend(self.logs.drain(flush))
+        out.observations.extend(self.logs.drain(watermark, flush))
         return out

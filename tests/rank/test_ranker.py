@@ -1,0 +1,35 @@
+"""Root-cause ranking on small call graphs."""
+
+from __future__ import annotations
+
+from correlator.correlate.topology import ServiceSpec, TopologyGraph
+from correlator.rank.ranker import rank_root_causes
+from correlator.testing import alert
+
+
+def chain() -> TopologyGraph:
+    graph = TopologyGraph()
+    for name, calls in {"web": ["api"], "api": ["db", "cache"], "db": [], "cache": []}.items():
+        graph.declare(ServiceSpec(name=name, depends_on=calls))
+    return graph
+
+
+def test_deepest_anomalous_callee_ranks_first_even_if_it_alerts_last() -> None:
+    alerts = [alert("web", 0, score=0.99), alert("api", 5, score=0.99), alert("db", 10, score=0.9)]
+    ranked = rank_root_causes(alerts, chain())
+    assert [c.entity for c in ranked][:1] == ["db"]
+    assert any(e.kind == "propagation" for e in ranked[0].evidence)
+
+
+def test_earliest_service_wins_without_topology() -> None:
+    alerts = [alert("x", 30), alert("y", 0), alert("z", 60)]
+    ranked = rank_root_causes(alerts, TopologyGraph())
+    assert ranked[0].entity == "y"
+    assert any(e.kind == "first_anomaly" for e in ranked[0].evidence)
+
+
+def test_scores_are_ordered_and_evidence_names_the_alerts() -> None:
+    ranked = rank_root_causes([alert("api", 0), alert("web", 10)], chain())
+    assert [c.score for c in ranked] == sorted((c.score for c in ranked), reverse=True)
+    assert ranked[0].entity == "api"
+    assert "api latency_p99" in ranked[0].evidence[0].detail
