@@ -1,0 +1,77 @@
+"""Detector kinds by name, each with a pydantic model for its parameters.
+
+Config picks the detector (``detect.detector`` and ``detect.detector_params``); this module
+turns that pair into a fresh :class:`~correlator.detect.base.Detector` for one series.
+
+>>> detector = build_detector("default", {"window": 500})
+>>> type(detector).__name__, detector.params.window
+('MetricDetector', 500)
+>>> build_detector("nope", {})
+Traceback (most recent call last):
+...
+correlator.errors.DetectorError: unknown detector kind 'nope'; known kinds: default, envelope
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from correlator.detect.base import Detector
+from correlator.detect.metric_detector import MetricDetector, MetricDetectorParams
+from correlator.errors import DetectorError
+
+__all__ = ["DetectorKind", "build_detector", "detector_kinds", "register"]
+
+
+@dataclass(frozen=True)
+class DetectorKind:
+    """A named detector: its parameter model and a constructor taking validated params."""
+
+    name: str
+    params: type[BaseModel]
+    build: Callable[[Any], Detector]
+    description: str
+
+
+_KINDS: dict[str, DetectorKind] = {}
+
+
+def register(kind: DetectorKind) -> None:
+    """Add a detector kind; names are unique."""
+    if kind.name in _KINDS:
+        raise DetectorError(f"detector kind {kind.name!r} is already registered")
+    _KINDS[kind.name] = kind
+
+
+def detector_kinds() -> dict[str, DetectorKind]:
+    """Every registered kind, by name."""
+    return dict(_KINDS)
+
+
+def build_detector(kind: str, params: Mapping[str, Any] | None = None) -> Detector:
+    """A fresh detector of ``kind`` built from ``params`` (validated by the kind's model)."""
+    spec = _KINDS.get(kind)
+    if spec is None:
+        known = ", ".join(sorted(_KINDS))
+        raise DetectorError(f"unknown detector kind {kind!r}; known kinds: {known}")
+    try:
+        validated = spec.params.model_validate(dict(params or {}))
+    except ValidationError as exc:
+        raise DetectorError(f"detector {kind!r}: invalid params: {exc}") from exc
+    return spec.build(validated)
+
+
+for _name in ("default", "envelope"):
+    register(
+        DetectorKind(
+            name=_name,
+            params=MetricDetectorParams,
+            build=MetricDetector,
+            description="Break-out from the rolling envelope, with warm-up, cool-down "
+            "and protection (the engine's default for metric series)",
+        )
+    )
