@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from correlator.model.alert import Alert, AlertStatus, fingerprint_of
@@ -56,10 +57,11 @@ def span(
     span_id: str = "",
     parent: str = "",
 ) -> SpanRecord:
-    """A finished span of ``service`` starting ``at_s`` seconds after ``T0``."""
+    """A finished span of ``service`` starting ``at_s`` seconds after ``T0`` (hex ids)."""
+    seed = f"{service}-{at_s}-{ms}".encode()
     return SpanRecord(
-        trace_id="t" * 32,
-        span_id=span_id or f"{service}-{at_s}-{ms}",
+        trace_id="ab" * 16,
+        span_id=span_id or hashlib.blake2b(seed, digest_size=8).hexdigest(),
         parent_span_id=parent,
         service=service,
         span_kind=kind,

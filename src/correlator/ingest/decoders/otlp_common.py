@@ -150,7 +150,9 @@ def read_request(
     """Parse ``value`` as an OTLP export request, protobuf or JSON.
 
     The encoding comes from a ``content-type`` header if it names one, else from the first
-    non-blank byte (``{`` means JSON; it cannot start a valid OTLP protobuf request).
+    byte that is not a space, tab or carriage return (``{`` means JSON). A newline does not
+    count as blank here: 0x0A is the tag byte every OTLP protobuf request starts with, and the
+    length varint after it can be 0x7B (``{``).
     Non-empty protobuf input that yields no ``resources_field`` entries is rejected:
     every byte of it was an unknown field, so it is not this kind of request.
     """
@@ -185,7 +187,7 @@ def _is_json(message: RawMessage, value: bytes) -> bool:
             return True
         if media in _PROTO_TYPES:
             return False
-    return value.lstrip(_WHITESPACE)[:1] == b"{"
+    return value.lstrip(b" \t\r")[:1] == b"{"
 
 
 def parse_json_object(value: bytes, decoder: str) -> dict[str, Any]:
