@@ -126,6 +126,17 @@ def test_envelope_matches_a_brute_force_window() -> None:
         assert (envelope.low, envelope.high) == (min(seen[-37:]), max(seen[-37:]))
 
 
+def test_river_envelope_gives_the_same_scores() -> None:
+    values = _noisy_daily(3000, seed=9)
+    values[2000] = 90.0
+    values[2600] = 5.0
+    queue = MetricDetector(MetricDetectorParams(window=400))
+    river = MetricDetector(MetricDetectorParams(window=400, envelope="river"))
+    scores = _replay(queue, values)
+    assert scores == _replay(river, values)
+    assert max(scores[2000:2002]) > 0.9 and max(scores[2600:2602]) > 0.9
+
+
 @pytest.mark.parametrize("kind", sorted(detector_kinds()))
 def test_every_registered_kind_builds_with_default_params(kind: str) -> None:
     detector = build_detector(kind, {})

@@ -8,8 +8,21 @@ worst case (a monotonic series) is bounded by ``window`` entries per side.
 from __future__ import annotations
 
 from collections import deque
+from typing import Protocol
 
-__all__ = ["RollingEnvelope"]
+__all__ = ["Envelope", "RollingEnvelope"]
+
+
+class Envelope(Protocol):
+    """Low and high of a rolling window (also met by ``river_adapter.RollingRange``)."""
+
+    @property
+    def low(self) -> float | None: ...
+
+    @property
+    def high(self) -> float | None: ...
+
+    def update(self, value: float) -> None: ...
 
 
 class RollingEnvelope:

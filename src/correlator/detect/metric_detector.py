@@ -25,10 +25,12 @@ numbers and two bounded queues (:class:`~correlator.detect.envelope.RollingEnvel
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from correlator.detect.envelope import RollingEnvelope
+from correlator.detect.envelope import Envelope, RollingEnvelope
+from correlator.detect.river_adapter import RollingRange
 
 __all__ = ["MetricDetector", "MetricDetectorParams"]
 
@@ -60,6 +62,11 @@ class MetricDetectorParams(BaseModel):
         description="Anomalous values are learned clipped to this many widths beyond the "
         "envelope (0: learned as they are)",
     )
+    envelope: Literal["queue", "river"] = Field(
+        "queue",
+        description="queue: monotonic queues (small state); river: River's rolling "
+        "quantiles at q=0 and q=1 (same scores, the whole window in the state)",
+    )
 
 
 class MetricDetector:
@@ -80,7 +87,11 @@ class MetricDetector:
 
     def __init__(self, params: MetricDetectorParams | None = None) -> None:
         self.params = params or MetricDetectorParams()
-        self._envelope = RollingEnvelope(self.params.window)
+        self._envelope: Envelope = (
+            RollingRange(self.params.window)
+            if self.params.envelope == "river"
+            else RollingEnvelope(self.params.window)
+        )
         self._seen = 0
         self._cooldown_left = 0
         self._last: tuple[float, float, float] | None = None  # (value, ts, score)
