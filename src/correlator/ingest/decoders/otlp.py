@@ -37,7 +37,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from correlator.errors import ValidationFailedError
+from correlator.errors import DecodeError, ValidationFailedError
 from correlator.ingest.decoders.base import (
     DEFAULT_MAX_MESSAGE_BYTES,
     TelemetryEventType,
@@ -78,8 +78,14 @@ class _OtlpDecoder:
     def decode(self, message: RawMessage) -> list[TelemetryEventType]:
         """Decode one export request into events, or raise DecodeError/ValidationFailedError."""
         value = checked_value(message, self.max_message_bytes, self.name)
-        request = read_request(message, value, self.request_type, self.resources_field, self.name)
-        return self._events(request, message)
+        try:
+            request = read_request(
+                message, value, self.request_type, self.resources_field, self.name
+            )
+            return self._events(request, message)
+        except RecursionError:
+            # protobuf stops at 100 levels; OTLP JSON values can nest deeper than Python's stack
+            raise DecodeError(f"{self.name}: values nested too deeply") from None
 
     def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
         raise NotImplementedError
