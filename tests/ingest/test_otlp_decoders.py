@@ -878,8 +878,12 @@ LOGS = [
 def test_round_trip(encode: Any, decoder: Any, events: list[Any]) -> None:
     decoded = decoder.decode(RawMessage("t", encode(events)))
     assert decoded == events
-    # model_construct built them; they must also pass full validation
+    # built without validation: they must pass it, and look exactly like validated models
     assert [type(e).model_validate(e.model_dump()) for e in decoded] == events
+    assert [repr(e) for e in decoded] == [repr(e) for e in events]
+    for event in decoded:
+        assert list(event.__dict__) == list(type(event).model_fields)
+        assert event.model_fields_set == set(type(event).model_fields)
 
 
 def test_peer_service_is_written_as_attribute() -> None:

@@ -4,8 +4,9 @@ Each message is one export request (``ExportTraceServiceRequest`` and friends; t
 Collector's ``otlp_proto`` encoding writes ``TracesData``, which has the same wire form),
 in protobuf or in OTLP JSON (``otlp_json``). :func:`~.otlp_common.read_request` tells them
 apart per message. Protobuf is read with the generated classes and, since protobuf
-already typed every field, events are built with ``model_construct`` after the few
-checks the model makes that protobuf does not (non-empty ids, end not before start).
+already typed every field, events are built without validation
+(:func:`~.base.construct_trusted`) after the few checks the model makes that protobuf
+does not (non-empty ids, end not before start, finite values).
 
 Spans
     ``service`` is the ``service.name`` resource attribute (``unknown_service`` if absent);
@@ -42,6 +43,7 @@ from correlator.ingest.decoders.base import (
     DEFAULT_MAX_MESSAGE_BYTES,
     TelemetryEventType,
     checked_value,
+    construct_trusted,
 )
 from correlator.ingest.decoders.otlp_common import (
     any_value_to_str,
@@ -100,7 +102,7 @@ class OtlpTracesDecoder(_OtlpDecoder):
 
     def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
         out: list[TelemetryEventType] = []
-        construct = SpanRecord.model_construct
+        construct = construct_trusted
         kinds = _SPAN_KINDS
         for r, resource_spans in enumerate(request.resource_spans):
             service = service_name(resource_spans.resource)
@@ -116,17 +118,21 @@ class OtlpTracesDecoder(_OtlpDecoder):
                     kind = kinds[span.kind] if 0 <= span.kind < len(kinds) else kinds[0]
                     out.append(
                         construct(
-                            trace_id=trace_id,
-                            span_id=span_id,
-                            parent_span_id=span.parent_span_id.hex(),
-                            service=service,
-                            name=span.name,
-                            span_kind=kind,
-                            start_at=datetime_from_ns(start_ns),
-                            duration_ms=(end_ns - start_ns) / 1e6,
-                            is_error=span.status.code == _STATUS_ERROR,
-                            peer_service=peer_service(kind, attributes),
-                            attributes=attributes,
+                            SpanRecord,
+                            {
+                                "kind": "span",
+                                "trace_id": trace_id,
+                                "span_id": span_id,
+                                "parent_span_id": span.parent_span_id.hex(),
+                                "service": service,
+                                "name": span.name,
+                                "span_kind": kind,
+                                "start_at": datetime_from_ns(start_ns),
+                                "duration_ms": (end_ns - start_ns) / 1e6,
+                                "is_error": span.status.code == _STATUS_ERROR,
+                                "peer_service": peer_service(kind, attributes),
+                                "attributes": attributes,
+                            },
                         )
                     )
         return out
@@ -194,7 +200,7 @@ class OtlpLogsDecoder(_OtlpDecoder):
 
     def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
         out: list[TelemetryEventType] = []
-        construct = LogRecord.model_construct
+        construct = construct_trusted
         fallback_ns = message.timestamp_ms * 1_000_000
         for r, resource_logs in enumerate(request.resource_logs):
             service = service_name(resource_logs.resource)
@@ -209,12 +215,18 @@ class OtlpLogsDecoder(_OtlpDecoder):
                         )
                     out.append(
                         construct(
-                            service=service,
-                            observed_at=datetime_from_ns(at_ns),
-                            severity=severity_name(record.severity_text, record.severity_number),
-                            body=any_value_to_str(record.body),
-                            attributes=attributes_to_dict(record.attributes),
-                            trace_id=record.trace_id.hex(),
+                            LogRecord,
+                            {
+                                "kind": "log",
+                                "service": service,
+                                "observed_at": datetime_from_ns(at_ns),
+                                "severity": severity_name(
+                                    record.severity_text, record.severity_number
+                                ),
+                                "body": any_value_to_str(record.body),
+                                "attributes": attributes_to_dict(record.attributes),
+                                "trace_id": record.trace_id.hex(),
+                            },
                         )
                     )
         return out

@@ -117,11 +117,8 @@ def attributes_to_dict(attributes: Iterable[KeyValue]) -> dict[str, str]:
     out: dict[str, str] = {}
     for kv in attributes:
         value = kv.value
-        out[kv.key] = (
-            value.string_value
-            if value.WhichOneof("value") == "string_value"
-            else any_value_to_str(value)
-        )
+        # a non-empty string_value means the oneof holds a string: skip WhichOneof
+        out[kv.key] = value.string_value or any_value_to_str(value)
     return out
 
 

@@ -28,6 +28,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from correlator.errors import ValidationFailedError
+from correlator.ingest.decoders.base import construct_trusted
 from correlator.ingest.decoders.otlp_common import attributes_to_dict, datetime_from_ns
 from correlator.model.telemetry import MetricPoint
 
@@ -235,8 +236,16 @@ def _point(
 ) -> MetricPoint | None:
     if not math.isfinite(value):
         return None
-    return MetricPoint.model_construct(
-        name=name, service=service, value=value, observed_at=datetime_from_ns(ns), labels=labels
+    return construct_trusted(
+        MetricPoint,
+        {
+            "kind": "metric",
+            "name": name,
+            "service": service,
+            "value": value,
+            "observed_at": datetime_from_ns(ns),
+            "labels": labels,
+        },
     )
 
 
