@@ -1,0 +1,93 @@
+"""``correlator serve``: the API and web view over Redis and Kafka, run by uvicorn.
+
+The main CLI calls :func:`add_arguments` on its ``serve`` sub-parser and :func:`run` with
+the parsed arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from correlator.clock import SystemClock
+from correlator.config import Settings, load_settings
+from correlator.correlate.topology import load_topology
+from correlator.errors import CorrelatorError
+from correlator.serve.app import create_app
+from correlator.serve.executions import runbooks_from_folder
+from correlator.serve.health import tcp_check
+from correlator.serve.settings import ServeSettings
+
+__all__ = ["add_arguments", "build_app", "run", "serve_settings_of"]
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``correlator serve`` (``--config`` is added unless the parent has it)."""
+    with contextlib.suppress(argparse.ArgumentError):
+        parser.add_argument("--config", type=Path, default=None, help="settings YAML file")
+    parser.add_argument("--host", default=None, help="listen address (default serve.host)")
+    parser.add_argument("--port", type=int, default=None, help="listen port (default serve.port)")
+    parser.add_argument("--log-level", default="info", help="uvicorn log level")
+
+
+def serve_settings_of(settings: Settings) -> ServeSettings:
+    """``settings.serve`` once the main Settings has it; defaults until then."""
+    found = getattr(settings, "serve", None)
+    return found if isinstance(found, ServeSettings) else ServeSettings()
+
+
+def build_app(settings: Settings) -> FastAPI:
+    """The API over Redis (``settings.redis``) and Kafka (``settings.kafka``)."""
+    from correlator.store.redis import RedisStateStore
+    from correlator.transport.kafka import KafkaSink
+
+    topology = load_topology(settings.correlate.topology_dir)
+    return create_app(
+        serve_settings_of(settings),
+        store=RedisStateStore(settings.redis.url.get_secret_value(), settings.redis.key_prefix),
+        sink=KafkaSink(settings.kafka),
+        topology_provider=lambda: topology,
+        clock=SystemClock(),
+        topics=settings.topics,
+        runbooks=runbooks_from_folder(settings.runbooks_dir),
+        broker_check=tcp_check(settings.kafka.bootstrap_servers),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; 0 on a clean stop, 2 on bad settings or unreachable ports."""
+    import uvicorn
+
+    from correlator.transport.admin import ensure_topics
+
+    try:
+        settings = load_settings(getattr(args, "config", None))
+        app = build_app(settings)
+        asyncio.run(
+            ensure_topics(
+                settings.kafka,
+                [settings.topics.incidents, settings.topics.alerts_in],
+                settings.topics.partitions,
+            )
+        )
+    except CorrelatorError as exc:
+        log.error("serve: %s", exc)  # noqa: TRY400 - the message says what to fix
+        return 2
+    serve = serve_settings_of(settings)
+    if not serve.tokens:
+        log.warning("serve: no tokens in serve.tokens; every API call will get 401")
+    uvicorn.run(
+        app,
+        host=args.host or serve.host,
+        port=args.port if args.port is not None else serve.port,
+        log_level=args.log_level,
+        limit_max_requests=None,
+    )
+    return 0
