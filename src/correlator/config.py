@@ -19,6 +19,7 @@ from correlator.errors import ConfigError
 __all__ = [
     "CorrelateSettings",
     "DetectSettings",
+    "DetectorChoice",
     "KafkaSettings",
     "RedisSettings",
     "Settings",
@@ -72,9 +73,30 @@ class RedisSettings(_Section):
     key_prefix: str = "correlator:"
 
 
+class DetectorChoice(_Section):
+    """A detector kind from the registry and its parameters."""
+
+    kind: str = "default"
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def _default_detectors() -> dict[str, DetectorChoice]:
+    return {
+        "metric": DetectorChoice(kind="default"),
+        "latency": DetectorChoice(
+            kind="robust", params={"min_relative_change": 0.5, "two_sided": False}
+        ),
+        "error": DetectorChoice(kind="robust", params={"floor": 0.02, "two_sided": False}),
+        "rate": DetectorChoice(kind="robust", params={"min_relative_change": 0.3}),
+        "log": DetectorChoice(kind="robust", params={"floor": 0.1, "two_sided": False}),
+    }
+
+
 class DetectSettings(_Section):
-    detector: str = Field("default", description="Detector kind for every series")
-    detector_params: dict[str, Any] = Field(default_factory=dict)
+    detectors: dict[str, DetectorChoice] = Field(
+        default_factory=_default_detectors,
+        description="Detector per signal group: metric, latency, error, rate, log",
+    )
     threshold: float = Field(0.9, gt=0, le=1, description="Score at which a series alerts")
     clear_threshold: float = Field(0.5, ge=0, le=1, description="Score below which it clears")
     clear_after: int = Field(3, ge=1, description="Calm observations before an alert clears")
@@ -82,6 +104,9 @@ class DetectSettings(_Section):
     window_s: float = Field(10.0, gt=0, description="Tumbling window for span and log signals")
     max_series: int = Field(200_000, ge=1, description="Active series cap; idle ones evicted")
     checkpoint_every_s: float = Field(60.0, gt=0)
+    new_template_alert_s: float = Field(
+        300.0, gt=0, description="How long a first-seen log template alert stays firing"
+    )
     idle_partition_s: float = Field(
         5.0, gt=0, description="A partition silent this long (wall time) no longer holds time back"
     )

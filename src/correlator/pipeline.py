@@ -18,14 +18,17 @@ from correlator.clock import Clock, SystemClock
 from correlator.config import Settings
 from correlator.correlate.stage import CorrelateStage
 from correlator.correlate.topology import TopologyGraph, load_topology
-from correlator.detect.base import DetectorFactory
+from correlator.detect.base import Detector
 from correlator.detect.checkpoint import ModelCheckpoints
 from correlator.detect.external import from_alert_event
+from correlator.detect.registry import detector_factory_for
 from correlator.detect.stage import DetectStage
 from correlator.ingest.decode_stage import DecodeStage
 from correlator.ingest.decoders.base import Decoder
+from correlator.ingest.decoders.registry import decoder_for
 from correlator.model.incident import IncidentChange
 from correlator.model.message import RawMessage
+from correlator.model.observation import Signal
 from correlator.normalize.log_templates import LogTemplateMiner
 from correlator.normalize.logs import LogWindows
 from correlator.normalize.stage import NormalizeStage
@@ -67,7 +70,7 @@ class Engine:
         sink: Sink,
         store: StateStore,
         decoders: dict[str, Decoder],
-        detector_factory: DetectorFactory,
+        detector_factory: Callable[[Signal], Detector],
         topology: TopologyGraph,
         clock: Clock | None = None,
         keep_published: bool = False,
@@ -129,6 +132,8 @@ class Engine:
         """Run one batch through every stage; commit what is durable."""
         decoded = self.decode.process(batch)
         self._advance_watermark(decoded.high_ts)
+        if flush and self._high:
+            self.watermark = max(self.watermark, max(ts for ts, _ in self._high.values()))
         normalized = self.normalize.process(decoded.events, self.watermark, flush=flush)
         for edge in normalized.edges:
             self.topology.learn(edge.caller, edge.callee, edge.count, edge.ts)
@@ -161,13 +166,22 @@ class Engine:
         await self.process([], flush=True)
 
     def _advance_watermark(self, high_ts: dict[tuple[str, int], float]) -> None:
-        """Event time is the lowest latest-time over partitions that are not idle."""
+        """Event time: the lowest latest-time over the busy partitions of windowed topics.
+
+        Only span and log topics feed event-time windows, so only they hold time back; a
+        partition silent for ``idle_partition_s`` of wall time stops holding it back.
+        """
         wall = self.clock.monotonic()
         for key, ts in high_ts.items():
             previous = self._high.get(key, (ts, wall))[0]
             self._high[key] = (max(ts, previous), wall)
         idle = self.settings.detect.idle_partition_s
-        active = [ts for ts, seen in self._high.values() if wall - seen <= idle]
+        windowed = (self.settings.topics.spans, self.settings.topics.logs)
+        active = [
+            ts
+            for (topic, _), (ts, seen) in self._high.items()
+            if topic in windowed and wall - seen <= idle
+        ]
         if active:
             self.watermark = max(self.watermark, min(active))
         elif self._high:
@@ -224,32 +238,23 @@ def build_engine(
     sink: Sink,
     store: StateStore,
     clock: Clock | None = None,
-    detector_factory: DetectorFactory | None = None,
+    detector_factory: Callable[[Signal], Detector] | None = None,
     keep_published: bool = False,
 ) -> Engine:
     """Wire an engine from settings with the registered decoders and detector."""
-    from correlator.detect.registry import build_detector
-    from correlator.ingest.decoders.registry import decoder_for
-
     max_bytes = settings.kafka.max_message_bytes
     decoders = {
         topic: decoder_for(name, max_message_bytes=max_bytes)
         for topic, name in settings.topics.decoders().items()
     }
-    factory: Callable[[], object]
-    if detector_factory is None:
-        kind, params = settings.detect.detector, settings.detect.detector_params
-        build_detector(kind, params)  # fail at start, not on the first series
-        factory = lambda: build_detector(kind, params)  # noqa: E731
-    else:
-        factory = detector_factory
+    factory = detector_factory or detector_factory_for(settings.detect)
     return Engine(
         settings,
         source=source,
         sink=sink,
         store=store,
         decoders=decoders,
-        detector_factory=factory,  # type: ignore[arg-type]
+        detector_factory=factory,
         topology=load_topology(settings.correlate.topology_dir),
         clock=clock,
         keep_published=keep_published,

@@ -111,3 +111,20 @@ def test_unknown_service_groups_only_with_itself(shop: TopologyGraph) -> None:
         [alert("db", 0), alert("ghost", 1), alert("ghost", 2, Signal.ERROR_RATIO)], T0
     )
     assert sorted(sorted(c.incident.services) for c in changes) == [["db"], ["ghost"]]
+
+
+def test_an_alert_past_its_ends_at_does_not_hold_the_incident_open(shop: TopologyGraph) -> None:
+    correlate = stage(shop, resolve_after_s=120)
+    one_shot = alert("db", 0).model_copy(update={"ends_at": T0 + timedelta(seconds=60)})
+    correlate.process([one_shot], T0)
+    [resolved] = correlate.process([], T0 + timedelta(seconds=130))
+    assert resolved.change is ChangeKind.RESOLVED
+
+
+def test_a_firing_alert_without_end_holds_the_incident_open_longer(shop: TopologyGraph) -> None:
+    correlate = stage(shop, resolve_after_s=120)
+    correlate.process([alert("db", 0)], T0)
+    assert correlate.process([], T0 + timedelta(seconds=130)) == []
+    assert [c.change for c in correlate.process([], T0 + timedelta(seconds=250))] == [
+        ChangeKind.RESOLVED
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from correlator.config import DetectSettings
-from correlator.detect.registry import build_detector
+from correlator.detect.registry import detector_factory_for
 from correlator.detect.stage import DetectStage
 from correlator.model.alert import AlertStatus
 from correlator.model.observation import Observation, Signal
@@ -14,8 +14,8 @@ def latency(value: float, ts: float, series: str = "api|latency_p99") -> Observa
 
 
 def detect(**overrides: float) -> DetectStage:
-    settings = DetectSettings(warmup=30, **overrides)
-    return DetectStage(settings, lambda: build_detector("default", {}))
+    settings = DetectSettings.model_validate({"warmup": 30, **overrides})
+    return DetectStage(settings, detector_factory_for(settings))
 
 
 def steady(n: int, start: float = 0.0) -> list[Observation]:

@@ -138,7 +138,10 @@ class CorrelateStage:
         quiet = timedelta(seconds=self.settings.resolve_after_s)
         for incident in self.open_incidents():
             last = max(a.last_seen_at for a in incident.alerts)
-            firing = any(a.status is AlertStatus.FIRING for a in incident.alerts)
+            firing = any(
+                a.status is AlertStatus.FIRING and (a.ends_at is None or a.ends_at > now)
+                for a in incident.alerts
+            )
             if now - last < quiet or (firing and now - last < 2 * quiet):
                 continue
             incident.status = IncidentStatus.RESOLVED

@@ -20,7 +20,13 @@ from correlator.store.redis import RedisStateStore
 from correlator.transport.admin import ensure_topics
 from correlator.transport.kafka import KafkaSink, KafkaSource
 
-__all__ = ["DemoResult", "demo_settings", "run_demo", "run_engine_until"]
+__all__ = [
+    "DemoResult",
+    "demo_settings",
+    "run_demo",
+    "run_engine_until",
+    "run_scenario",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +71,10 @@ async def run_engine_until(engine: Engine, expected: asyncio.Future[int], limit_
     await engine.flush()
 
 
-async def _run(settings: Settings, scenario: Scenario, limit_s: float) -> DemoResult:
+async def run_scenario(
+    settings: Settings, scenario: Scenario, limit_s: float = 300.0
+) -> DemoResult:
+    """Stream ``scenario`` through the broker while the engine runs; read the results back."""
     started = time.monotonic()
     topics = settings.topics
     await ensure_topics(
@@ -93,7 +102,8 @@ async def _run(settings: Settings, scenario: Scenario, limit_s: float) -> DemoRe
         await producer
     finally:
         await engine.stop()
-    changes = await read_changes(settings.kafka, topics.incidents, "correlator-demo-reader")
+    reader = f"{settings.kafka.group_id}-reader"
+    changes = await read_changes(settings.kafka, topics.incidents, reader)
     current = latest_versions(changes)
     async with RedisStateStore(
         settings.redis.url.get_secret_value(), settings.redis.key_prefix
@@ -122,4 +132,4 @@ def run_demo(
     """Start the embedded broker and Redis, run the demo, stop them again."""
     with EmbeddedBroker(work_dir / "broker") as broker, EmbeddedRedis(work_dir / "redis") as redis:
         settings = demo_settings(broker.bootstrap_servers, redis.url, topology_dir)
-        return asyncio.run(_run(settings, scenario or Scenario(), limit_s))
+        return asyncio.run(run_scenario(settings, scenario or Scenario(), limit_s))

@@ -69,7 +69,7 @@ class Scenario:
     start: datetime = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
     normal_s: int = 600
     fault_s: int = 240
-    recovery_s: int = 300
+    recovery_s: int = 540
     requests_per_s: int = 12
     seed: int = 7
     root_cause: str = "payments-db"

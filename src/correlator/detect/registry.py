@@ -9,7 +9,7 @@ turns that pair into a fresh :class:`~correlator.detect.base.Detector` for one s
 >>> build_detector("nope", {})
 Traceback (most recent call last):
 ...
-correlator.errors.DetectorError: unknown detector kind 'nope'; known kinds: default, envelope
+correlator.errors.DetectorError: unknown detector kind 'nope'; known kinds: ...robust
 """
 
 from __future__ import annotations
@@ -20,11 +20,21 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from correlator.config import DetectSettings
 from correlator.detect.base import Detector
 from correlator.detect.metric_detector import MetricDetector, MetricDetectorParams
+from correlator.detect.robust import RobustDetector, RobustParams
+from correlator.detect.series import SIGNAL_GROUPS
 from correlator.errors import DetectorError
+from correlator.model.observation import Signal
 
-__all__ = ["DetectorKind", "build_detector", "detector_kinds", "register"]
+__all__ = [
+    "DetectorKind",
+    "build_detector",
+    "detector_factory_for",
+    "detector_kinds",
+    "register",
+]
 
 
 @dataclass(frozen=True)
@@ -75,3 +85,36 @@ for _name in ("default", "envelope"):
             "and protection (the engine's default for metric series)",
         )
     )
+
+register(
+    DetectorKind(
+        name="robust",
+        params=RobustParams,
+        build=RobustDetector,
+        description="Robust z-score against the rolling median and MAD, with floors "
+        "(the engine's default for span and log signals)",
+    )
+)
+
+
+def detector_factory_for(settings: DetectSettings) -> Callable[[Signal], Detector]:
+    """A factory building each new series' detector from its signal group's choice.
+
+    Every configured choice is built once here, so a bad kind or parameter fails at start.
+    """
+    choices: dict[Signal, tuple[str, dict[str, Any]]] = {}
+    for signal, group in SIGNAL_GROUPS.items():
+        choice = settings.detectors.get(group)
+        if choice is None:
+            raise DetectorError(
+                f"no detector configured for signal group {group!r}; "
+                f"add detect.detectors.{group} (kind and params)"
+            )
+        build_detector(choice.kind, choice.params)
+        choices[signal] = (choice.kind, choice.params)
+
+    def factory(signal: Signal) -> Detector:
+        kind, params = choices[signal]
+        return build_detector(kind, params)
+
+    return factory

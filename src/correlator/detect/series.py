@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from correlator.detect.base import Detector
 from correlator.model.observation import Signal
 
-__all__ = ["UPWARD_ONLY", "SeriesState"]
+__all__ = ["SIGNAL_GROUPS", "UPWARD_ONLY", "SeriesState"]
+
+#: Which detector configuration (``detect.detectors[group]``) serves each signal.
+SIGNAL_GROUPS: dict[Signal, str] = {
+    Signal.METRIC: "metric",
+    Signal.LATENCY_P50: "latency",
+    Signal.LATENCY_P99: "latency",
+    Signal.ERROR_RATIO: "error",
+    Signal.REQUEST_RATE: "rate",
+    Signal.LOG_ERROR_RATE: "log",
+    Signal.LOG_TEMPLATE_RATE: "log",
+    Signal.LOG_NEW_TEMPLATE: "log",
+    Signal.EXTERNAL_ALERT: "metric",
+}
 
 #: Signals for which only a rise is a symptom (a faster or cleaner service is not an incident).
 UPWARD_ONLY = frozenset(

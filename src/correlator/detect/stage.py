@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from correlator.config import DetectSettings
-from correlator.detect.base import DetectorFactory
+from correlator.detect.base import Detector
 from correlator.detect.series import UPWARD_ONLY, SeriesState
 from correlator.model.alert import Alert, AlertStatus, Severity, fingerprint_of
 from correlator.model.observation import Observation, Signal
@@ -36,12 +36,15 @@ class Detected:
 
 
 class DetectStage:
-    """One model per series, created on first sight (or restored from a checkpoint)."""
+    """One model per series, created on first sight (or restored from a checkpoint).
+
+    ``factory(signal)`` builds the model for a new series of that signal.
+    """
 
     def __init__(
         self,
         settings: DetectSettings,
-        factory: DetectorFactory,
+        factory: Callable[[Signal], Detector],
         fingerprint_labels: Sequence[str] = ("service", "entity", "signal", "series"),
     ) -> None:
         self.settings = settings
@@ -67,7 +70,7 @@ class DetectStage:
                 continue
             state = self.series.get(obs.series)
             if state is None:
-                state = self.series[obs.series] = SeriesState(self._factory())
+                state = self.series[obs.series] = SeriesState(self._factory(obs.signal))
             else:
                 self.series.move_to_end(obs.series)
             self._score(obs, state, out)
@@ -156,6 +159,7 @@ class DetectStage:
                 series=labels["series"],
                 starts_at=at,
                 last_seen_at=at,
+                ends_at=at + timedelta(seconds=self.settings.new_template_alert_s),
                 labels=labels,
             )
         )

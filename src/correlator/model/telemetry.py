@@ -6,7 +6,6 @@ Times are aware UTC datetimes; services are named by the OpenTelemetry
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -87,7 +86,7 @@ class AlertEvent(BaseModel):
     labels: dict[str, str]
     annotations: dict[str, str] = Field(default_factory=dict)
     starts_at: AwareDatetime
-    ends_at: datetime | None = None
+    ends_at: AwareDatetime | None = None
     generator_url: str = ""
     source_fingerprint: str = ""
 
