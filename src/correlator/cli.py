@@ -11,8 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from correlator.config import load_settings
+from correlator.config import KafkaSettings, load_settings
 from correlator.errors import CorrelatorError
+from correlator.model.message import RawMessage
 
 __all__ = ["main"]
 
@@ -77,25 +78,23 @@ async def _run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _replay(args: argparse.Namespace) -> int:
-    from correlator.model.message import RawMessage
-    from correlator.transport.kafka import KafkaSink
-
+def _replay(args: argparse.Namespace) -> int:
     settings = load_settings(Path(args.config) if args.config else None)
     topic = args.topic or settings.topics.events
-    sent = 0
-    async with KafkaSink(settings.kafka) as sink:
-        batch: list[RawMessage] = []
-        with Path(args.file).open("rb") as handle:
-            for line in handle:
-                if line.strip():
-                    batch.append(RawMessage(topic, line.rstrip(b"\n"), partition=-1))
-                if len(batch) >= 1000:
-                    await sink.send(batch)
-                    sent, batch = sent + len(batch), []
-        await sink.send(batch)
-        sent += len(batch)
-    print(f"published {sent} records from {args.file} to {topic}")
+    lines = Path(args.file).read_bytes().splitlines()
+    records = [RawMessage(topic, line, partition=-1) for line in lines if line.strip()]
+    return asyncio.run(_send_records(settings.kafka, records, topic, args.file))
+
+
+async def _send_records(
+    kafka: KafkaSettings, records: list[RawMessage], topic: str, source: str
+) -> int:
+    from correlator.transport.kafka import KafkaSink
+
+    async with KafkaSink(kafka) as sink:
+        for start in range(0, len(records), 1000):
+            await sink.send(records[start : start + 1000])
+    print(f"published {len(records)} records from {source} to {topic}")
     return 0
 
 
@@ -112,7 +111,8 @@ def _topology(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="correlator",
-        description="Streaming AIOps event correlation: telemetry topics in, explained incidents out.",
+        description="Streaming AIOps event correlation: telemetry topics in, "
+        "explained incidents out.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("file")
     replay.add_argument("--topic")
     replay.add_argument("--config", help="settings YAML file")
-    replay.set_defaults(func=lambda a: asyncio.run(_replay(a)))
+    replay.set_defaults(func=_replay)
 
     topo = sub.add_parser("topology", help="print the declared topology graph")
     topo.add_argument("--dir", default="topology")
@@ -158,11 +158,16 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks that print their numbers")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from correlator.bench import loghub
+    from correlator.bench import loghub, nab
 
-    lh = bench_sub.add_parser("loghub", help="log template mining accuracy on Loghub-2k")
-    loghub.add_arguments(lh)
-    lh.set_defaults(func=loghub.run)
+    benches = {
+        "nab": (nab, "metric detector on the Numenta Anomaly Benchmark, NAB-scored"),
+        "loghub": (loghub, "log template mining accuracy (GA/PA) on Loghub-2k"),
+    }
+    for name, (module, summary) in benches.items():
+        bench_parser = bench_sub.add_parser(name, help=summary, description=summary)
+        module.add_arguments(bench_parser)
+        bench_parser.set_defaults(func=module.run)
     return parser
 
 

@@ -36,7 +36,8 @@ def test_client_span_gives_an_edge_and_edge_latency() -> None:
 
 def test_parent_child_across_services_gives_an_edge_in_either_order() -> None:
     windows = SpanWindows(window_s=10)
-    windows.add(span("db", 1, ms=5, span_id="c1c1c1c1c1c1c1c1", parent="a1a1a1a1a1a1a1a1"))  # child ends first
+    # the child ends (and arrives) first
+    windows.add(span("db", 1, ms=5, span_id="c1c1c1c1c1c1c1c1", parent="a1a1a1a1a1a1a1a1"))
     windows.add(span("api", 1, ms=9, span_id="a1a1a1a1a1a1a1a1"))
     windows.add(span("api", 2, ms=9, span_id="a2a2a2a2a2a2a2a2"))
     windows.add(span("db", 2, ms=5, span_id="c2c2c2c2c2c2c2c2", parent="a2a2a2a2a2a2a2a2"))

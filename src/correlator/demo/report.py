@@ -16,14 +16,14 @@ def render_incidents(incidents: Sequence[Incident], top: int = 3) -> str:
     lines: list[str] = []
     for n, inc in enumerate(incidents, 1):
         span = (
-            f"{inc.opened_at:%H:%M:%S}–{inc.resolved_at:%H:%M:%S}"
+            f"{inc.opened_at:%H:%M:%S}-{inc.resolved_at:%H:%M:%S}"
             if inc.resolved_at
-            else (f"{inc.opened_at:%H:%M:%S}–now")
+            else (f"{inc.opened_at:%H:%M:%S}-now")
         )
         lines.append(f"[{n}] {inc.title}")
         lines.append(
             f"    id {inc.incident_id}  v{inc.version}  {inc.status.value}  {span}  "
-            f"alerts {len(inc.alerts)} (×{inc.alert_count})"
+            f"alerts {len(inc.alerts)} (x{inc.alert_count})"
         )
         lines.append(f"    services: {', '.join(sorted(inc.services))}")
         lines.append("    root-cause candidates:")

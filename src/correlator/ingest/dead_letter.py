@@ -20,7 +20,8 @@ def dead_letter_for(message: RawMessage, error: CorrelatorError, topic: str) -> 
     """Wrap the original bytes of ``message`` with where it came from and why it failed.
 
     >>> from correlator.errors import DecodeError
-    >>> dl = dead_letter_for(RawMessage("otlp_spans", b"\\x0a", offset=9), DecodeError("cut"), "dlq")
+    >>> bad = RawMessage("otlp_spans", b"\\x0a", offset=9)
+    >>> dl = dead_letter_for(bad, DecodeError("cut"), "dlq")
     >>> dl.topic, dl.value, dl.header("x-correlator-source-offset"), dl.header("x-correlator-error")
     ('dlq', b'\\n', b'9', b'cut')
     """
