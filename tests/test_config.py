@@ -57,3 +57,9 @@ def test_secrets_are_not_shown() -> None:
     settings = load_settings(environ={"CORRELATOR_REDIS__URL": "redis://:hunter2@db:6379/0"})
     assert "hunter2" not in repr(settings)
     assert settings.redis.url.get_secret_value().endswith("@db:6379/0")
+
+
+def test_the_shipped_example_config_is_valid() -> None:
+    repo = Path(__file__).resolve().parents[1]
+    settings = load_settings(repo / "config" / "correlator.example.yaml", environ={})
+    assert settings.correlate.topology_dir == Path("topology")

@@ -1,0 +1,10 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install --no-cache-dir .
+COPY topology ./topology
+COPY runbooks ./runbooks
+USER nobody
+ENTRYPOINT []
+CMD ["correlator", "run"]
