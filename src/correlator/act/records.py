@@ -128,6 +128,7 @@ class ExecutionRecord(BaseModel):
     expires_at: AwareDatetime | None = None
     decided_by: str | None = None
     decided_at: AwareDatetime | None = None
+    decision_reason: str | None = None
 
     @property
     def idempotency_key(self) -> str:
