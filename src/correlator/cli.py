@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import signal
@@ -11,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from correlator.config import KafkaSettings, load_settings
+from correlator.config import KafkaSettings, Settings, load_settings
 from correlator.errors import CorrelatorError
 from correlator.model.message import RawMessage
 
@@ -46,28 +47,47 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 async def _run_engine(args: argparse.Namespace) -> int:
-    from correlator.pipeline import build_engine
-    from correlator.store.redis import RedisStateStore
     from correlator.transport.admin import ensure_topics
-    from correlator.transport.kafka import KafkaSink, KafkaSource
 
     settings = load_settings(Path(args.config) if args.config else None)
     topics = settings.topics
-    await ensure_topics(
-        settings.kafka,
-        [*topics.decoders(), topics.incidents, topics.dead_letter],
-        topics.partitions,
-    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            await ensure_topics(
+                settings.kafka,
+                [*topics.decoders(), topics.incidents, topics.dead_letter],
+                topics.partitions,
+            )
+            await _engine_until(settings, stop)
+            backoff = 1.0
+        except CorrelatorError as exc:
+            if not exc.retriable:
+                raise
+            # Crash-only: rebuild from Redis state and committed offsets after a pause.
+            log.warning("engine stopped: %s; restarting in %.0fs", exc, backoff)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, 60.0)
+    return 0
+
+
+async def _engine_until(settings: Settings, stop: asyncio.Event) -> None:
+    from correlator.pipeline import build_engine
+    from correlator.store.redis import RedisStateStore
+    from correlator.transport.kafka import KafkaSink, KafkaSource
+
+    topics = settings.topics
     engine = build_engine(
         settings,
         source=KafkaSource(settings.kafka, list(topics.decoders())),
         sink=KafkaSink(settings.kafka),
         store=RedisStateStore(settings.redis.url.get_secret_value(), settings.redis.key_prefix),
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     await engine.start()
     log.info("engine started topics=%s", ",".join(topics.decoders()))
     try:
@@ -75,7 +95,6 @@ async def _run_engine(args: argparse.Namespace) -> int:
             await engine.step()
     finally:
         await engine.stop()
-    return 0
 
 
 def _replay(args: argparse.Namespace) -> int:

@@ -1,0 +1,69 @@
+"""`correlator run` as a user starts it: a process on the real broker and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from correlator.config import Settings
+from correlator.demo.produce import scenario_messages, stream_scenario
+from correlator.demo.scenario import Scenario
+from correlator.store.incidents import IncidentRepository
+from correlator.store.redis import RedisStateStore
+from correlator.transport.admin import ensure_topics
+from correlator.transport.kafka import KafkaSink
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def _produce(settings: Settings, scenario: Scenario) -> None:
+    topics = settings.topics
+    await ensure_topics(settings.kafka, [*topics.decoders(), topics.incidents], topics.partitions)
+    async with KafkaSink(settings.kafka) as sink:
+        await stream_scenario(sink, scenario_messages(scenario, topics))
+
+
+async def _incidents(settings: Settings) -> list[str]:
+    url = settings.redis.url.get_secret_value()
+    async with RedisStateStore(url, settings.redis.key_prefix) as store:
+        return [i.root_causes[0].entity for i in await IncidentRepository(store).recent()]
+
+
+def test_run_processes_the_stream_and_stops_cleanly_on_sigterm(
+    settings: Settings, tmp_path: Path
+) -> None:
+    config = settings.model_dump(mode="json")
+    config["redis"]["url"] = settings.redis.url.get_secret_value()
+    config["correlate"]["topology_dir"] = str(REPO / "topology")
+    path = tmp_path / "correlator.yaml"
+    path.write_text(yaml.safe_dump(config))
+    asyncio.run(_produce(settings, Scenario(normal_s=300, fault_s=120, recovery_s=60)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRELATOR_")}
+    log = tmp_path / "run.log"
+    with log.open("wb") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "correlator.cli", "run", "--config", str(path)],
+            env=env,
+            stderr=err,
+        )
+    try:
+        deadline = time.monotonic() + 90
+        found: list[str] = []
+        while time.monotonic() < deadline and not found:
+            time.sleep(1.0)
+            assert proc.poll() is None, log.read_text()
+            found = asyncio.run(_incidents(settings))
+        assert found[:1] == ["payments-db"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    assert code == 0, log.read_text()
