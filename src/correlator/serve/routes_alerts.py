@@ -17,8 +17,8 @@ from correlator.model.alert import fingerprint_of
 from correlator.model.message import RawMessage
 from correlator.serve.auth import Principal, require
 from correlator.serve.context import ServeContext, get_ctx
-from correlator.serve.routes_incidents import _ERRORS
-from correlator.serve.schemas import ErrorBody, PostableAlert
+from correlator.serve.routes_incidents import _ERRORS, BODY_ERRORS
+from correlator.serve.schemas import PostableAlert
 from correlator.serve.settings import Scope
 
 __all__ = ["AlertsAccepted", "router", "webhook_message"]
@@ -82,7 +82,7 @@ def webhook_message(
 @router.post(
     "/api/v2/alerts",
     response_model=AlertsAccepted,
-    responses={**_ERRORS, 413: {"model": ErrorBody, "description": "Body too large"}},
+    responses={**_ERRORS, **BODY_ERRORS},
 )
 async def post_alerts(ctx: Ctx, who: Writer, alerts: list[PostableAlert]) -> AlertsAccepted:
     """Accept alerts as Prometheus sends them to Alertmanager; the engine ingests them."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 
 from correlator.serve.auth import Principal, require
 from correlator.serve.context import ServeContext, get_ctx
-from correlator.serve.routes_incidents import _ERRORS
+from correlator.serve.routes_incidents import _ERRORS, BODY_ERRORS
 from correlator.serve.schemas import ErrorBody, ExecutionDecision, ExecutionView, RunbookView
 from correlator.serve.settings import Scope
 
@@ -22,6 +22,7 @@ ExecutionId = Annotated[str, Path(min_length=1, max_length=200)]
 DecisionIn = Annotated[ExecutionDecision, Body()]
 _DECIDE = {
     **_ERRORS,
+    **BODY_ERRORS,
     404: {"model": ErrorBody, "description": "No such execution"},
     409: {"model": ErrorBody, "description": "Not waiting for approval"},
 }

@@ -38,10 +38,14 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The token lacks the scope"},
 }
 _ONE = {**_ERRORS, 404: {"model": ErrorBody, "description": "No such incident"}}
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "The body is not JSON in UTF-8"},
+    413: {"model": ErrorBody, "description": "Body larger than serve.max_body_bytes"},
+}
 _ACT = {
     **_ONE,
+    **BODY_ERRORS,
     409: {"model": ErrorBody, "description": "The incident's state forbids it, or it changed"},
-    413: {"model": ErrorBody, "description": "Body larger than serve.max_body_bytes"},
 }
 
 router = APIRouter(prefix="/incidents", tags=["incidents"])
