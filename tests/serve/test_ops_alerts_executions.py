@@ -10,12 +10,18 @@ import httpx
 import pytest
 from tests.serve.conftest import T0, Served, auth, incident, make_settings, seed
 
+from correlator.act.approval import PENDING
+from correlator.act.audit import AuditLog
+from correlator.act.records import ExecutionRecord, ExecutionStatus, Reason
 from correlator.clock import FakeClock
 from correlator.correlate.topology import TopologyGraph
+from correlator.model import ChangeKind
 from correlator.pipeline import EngineStats
 from correlator.serve import EngineMetrics, create_app
-from correlator.serve.executions import runbooks_from_folder
+from correlator.serve.executions import StoreExecutionBoard, runbooks_from_folder
+from correlator.serve.problems import Conflict, NotFound
 from correlator.store import MemoryStateStore
+from correlator.store.base import StateStore, WriteBatch
 from correlator.transport import MemorySink
 
 pytestmark = pytest.mark.integration
@@ -87,35 +93,37 @@ async def test_bad_alerts_are_422(served: Served, alerts: object, loc_tail: list
     assert r.json()["detail"][0]["loc"] == loc_tail
 
 
-async def _put_execution(
-    served: Served, ex_id: str, status: str, incident_id: str, created: str
+async def _pending(
+    served: Served, ex_id: str, status: ExecutionStatus, incident_id: str, minute: int
 ) -> None:
-    from correlator.store.base import WriteBatch
-
-    doc = {
-        "execution_id": ex_id,
-        "status": status,
-        "runbook": "restart-db",
-        "incident_id": incident_id,
-        "created_at": created,
-    }
+    """An execution as act's executor records it (pending ones also in the approvals index)."""
+    record = ExecutionRecord(
+        execution_id=ex_id,
+        runbook="restart-db",
+        incident_id=incident_id,
+        version=1,
+        change=ChangeKind.OPENED,
+        target="db",
+        dry_run=True,
+        status=status,
+        reason=Reason.APPROVAL_REQUIRED,
+        created_at=T0 + timedelta(minutes=minute),
+        expires_at=T0 + timedelta(days=1),
+    )
     batch = WriteBatch()
-    batch.put(f"execution:{ex_id}", json.dumps(doc).encode())
-    batch.append(f"execution:{ex_id}:log", b"step 1")
-    await served.store.write(batch)
+    if status is ExecutionStatus.PENDING_APPROVAL:
+        batch.index_add(PENDING, ex_id, record.created_at.timestamp())
+    await AuditLog(served.store).save(record, timeline=True, batch=batch)
 
 
-async def test_executions_list_approve_and_reject(served: Served) -> None:
+async def test_executions_list_approve_and_reject_through_act(served: Served) -> None:
     await seed(served.store, [incident(1)])
-    await _put_execution(
-        served, "ex-1", "pending_approval", "inc-0001", "2026-03-01T12:05:00+00:00"
-    )
-    await _put_execution(served, "ex-2", "succeeded", "inc-0001", "2026-03-01T12:04:00+00:00")
-    await _put_execution(
-        served, "ex-3", "pending_approval", "inc-0009", "2026-03-01T12:06:00+00:00"
-    )
+    await _pending(served, "ex-1", ExecutionStatus.PENDING_APPROVAL, "inc-0001", 5)
+    await _pending(served, "ex-2", ExecutionStatus.SUCCEEDED, "inc-0001", 4)
+    await _pending(served, "ex-3", ExecutionStatus.PENDING_APPROVAL, "inc-0009", 6)
     listed = (await served.client.get("/executions", headers=auth("reader"))).json()
     assert [e["execution_id"] for e in listed] == ["ex-3", "ex-1", "ex-2"]
+    assert listed[0]["runbook"] == "restart-db"
     waiting = await served.client.get(
         "/executions",
         params={"status": "pending_approval", "incident_id": "inc-0001"},
@@ -126,30 +134,44 @@ async def test_executions_list_approve_and_reject(served: Served) -> None:
     r = await served.client.post(
         "/executions/ex-1/approve", json={"reason": "go"}, headers=auth("approver")
     )
-    assert r.status_code == 200
-    assert (r.json()["status"], r.json()["decided_by"], r.json()["decision_reason"]) == (
-        "approved",
-        "approver",
-        "go",
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["decided_by"]) == ("approved", "approver")
+    record = await AuditLog(served.store).get("ex-1")
+    assert record is not None and record.status is ExecutionStatus.APPROVED
+    again = await served.client.post("/executions/ex-1/reject", headers=auth("approver"))
+    assert again.status_code == 409
+    assert "not pending_approval" in again.json()["detail"]
+    r = await served.client.post(
+        "/executions/ex-3/reject", json={"reason": "not now"}, headers=auth("approver")
     )
-    stored = json.loads(await served.store.get("execution:ex-1") or b"")
-    assert stored["status"] == "approved"
-    assert (
-        await served.client.post("/executions/ex-1/reject", headers=auth("approver"))
-    ).status_code == 409
-    r = await served.client.post("/executions/ex-3/reject", headers=auth("approver"))
-    assert r.json()["status"] == "rejected"
-    assert (
-        await served.client.post("/executions/ex-9/approve", headers=auth("approver"))
-    ).status_code == 404
+    assert (r.json()["status"], r.json()["decision_reason"]) == ("rejected", "not now")
+    missing = await served.client.post("/executions/ex-9/approve", headers=auth("approver"))
+    assert missing.status_code == 404
 
     detail = (await served.client.get("/incidents/inc-0001", headers=auth("reader"))).json()
     assert [e["execution_id"] for e in detail["executions"]] == ["ex-1", "ex-2"]
-    assert [e["kind"] for e in detail["timeline"]] == [
-        "opened",
-        "runbook succeeded",
-        "runbook approved",
-    ]
+    runbook_entries = [e for e in detail["timeline"] if e["kind"] == "runbook"]
+    assert [(e["status"], e["actor"]) for e in runbook_entries][-1] == ("approved", "approver")
+    # act's entries are not folded into the incident's own version entries
+    assert detail["timeline"][0]["kind"] == "opened"
+
+
+async def test_the_store_board_decides_on_plain_documents(redis_store: StateStore) -> None:
+    board = StoreExecutionBoard(redis_store, FakeClock(T0))
+    batch = WriteBatch()
+    doc = {"status": "pending_approval", "runbook": "restart-db", "incident_id": "inc-1"}
+    batch.put("execution:ex-1", json.dumps(doc).encode())
+    batch.append("execution:ex-1:log", b"not a document")
+    await redis_store.write(batch)
+    assert [e.execution_id for e in await board.list()] == ["ex-1"]
+    decided = await board.decide("ex-1", approve=False, actor="ops", reason="no")
+    assert decided.status == "rejected"
+    stored = json.loads(await redis_store.get("execution:ex-1") or b"")
+    assert (stored["status"], stored["decided_by"]) == ("rejected", "ops")
+    with pytest.raises(Conflict):
+        await board.decide("ex-1", approve=True, actor="ops", reason="")
+    with pytest.raises(NotFound):
+        await board.decide("ex-2", approve=True, actor="ops", reason="")
 
 
 async def test_runbooks_are_listed_from_the_folder(tmp_path: Path) -> None:

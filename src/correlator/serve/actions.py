@@ -135,6 +135,7 @@ class IncidentActions:
                 "version": step.change.version,
                 "actor": step.actor,
                 "note": step.note,
+                "source": "api",
             }
             batch.append(timeline_key(step.change.incident_id), json.dumps(entry).encode(), 1000)
         await self._store.write(batch)

@@ -26,9 +26,9 @@ from correlator.serve import (
 from correlator.serve.actions import IncidentActions
 from correlator.serve.context import Check, LagProvider, ServeContext
 from correlator.serve.executions import (
+    ActExecutionBoard,
     ExecutionBoard,
     RunbookCatalog,
-    StoreExecutionBoard,
     runbooks_from_folder,
 )
 from correlator.serve.limits import BodyLimitMiddleware
@@ -65,6 +65,7 @@ def create_app(
     runbooks: RunbookCatalog | None = None,
     broker_check: Check | None = None,
     lag_provider: LagProvider | None = None,
+    executions_topic: str = "runbook-executions",
     manage_ports: bool = True,
 ) -> FastAPI:
     """Build the API.
@@ -73,6 +74,8 @@ def create_app(
     pass False when they are started already (by the engine, or a test fixture).
     ``stats_provider`` returns the engine's running counters when it runs in this process;
     ``broker_check`` answers whether the broker is reachable (for ``/readyz``).
+    Approvals go through ``correlator.act`` and publish the decided execution to
+    ``executions_topic`` (``settings.act.executions_topic``) unless ``executions`` is given.
     """
     metrics = metrics or EngineMetrics()
     topics = topics or TopicSettings()
@@ -87,7 +90,7 @@ def create_app(
         clock=clock,
         topology=topology_provider,
         metrics=metrics,
-        executions=executions or StoreExecutionBoard(store, clock),
+        executions=executions or ActExecutionBoard(store, clock, sink, executions_topic),
         runbooks=runbooks or runbooks_from_folder(None),
         actions=IncidentActions(store, sink, topics.incidents, clock, metrics),
         incidents=IncidentRepository(store),

@@ -1,10 +1,11 @@
 """Runbook executions and runbook definitions as serve sees them.
 
 ``correlator.act`` owns executions; serve reads and decides on them through the small
-:class:`ExecutionBoard` port. :class:`StoreExecutionBoard` works on the ``execution:<id>``
-JSON documents in the state store: approving or rejecting one waiting for approval sets its
-``status`` to ``approved`` / ``rejected`` with who decided and when, which the executor
-picks up. ``act`` can replace the board with its own implementation.
+:class:`ExecutionBoard` port. :class:`ActExecutionBoard` (the default) goes through act's
+``AuditLog`` and ``Approvals``, so a decision is claimed once, audited, written to the
+incident timeline and published. :class:`StoreExecutionBoard` only needs the
+``execution:<id>`` JSON documents: it sets ``status`` to ``approved`` / ``rejected``, which
+act's ``Approvals.settle`` honours too.
 """
 
 from __future__ import annotations
@@ -17,14 +18,19 @@ from typing import Any, Protocol
 
 import yaml
 
+from correlator.act.approval import ApprovalError, Approvals
+from correlator.act.audit import AuditLog
+from correlator.act.records import ExecutionRecord
 from correlator.clock import Clock
 from correlator.errors import ConfigError
 from correlator.serve.problems import Conflict, NotFound
 from correlator.serve.schemas import ExecutionView, RunbookView
 from correlator.store.base import StateStore, WriteBatch
+from correlator.transport.base import Sink
 
 __all__ = [
     "AWAITING",
+    "ActExecutionBoard",
     "ExecutionBoard",
     "RunbookCatalog",
     "StoreExecutionBoard",
@@ -47,6 +53,49 @@ class ExecutionBoard(Protocol):
     ) -> ExecutionView:
         """Approve or reject an execution that waits for approval (409 otherwise)."""
         ...
+
+
+def _view(record: ExecutionRecord) -> ExecutionView:
+    return ExecutionView.model_validate(record.model_dump(mode="json"))
+
+
+class ActExecutionBoard:
+    """Executions through ``correlator.act``: its audit log and its approvals."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        clock: Clock,
+        sink: Sink | None = None,
+        topic: str = "runbook-executions",
+    ) -> None:
+        self._audit = AuditLog(store, sink, topic)
+        self._approvals = Approvals(self._audit, clock)
+
+    async def list(
+        self, *, status: str | None = None, incident_id: str | None = None, limit: int = 100
+    ) -> list[ExecutionView]:
+        if incident_id is not None:
+            records = await self._audit.for_incident(incident_id, limit=1000)
+            records.sort(key=lambda r: (r.created_at, r.execution_id), reverse=True)
+        else:
+            records = await self._audit.recent(limit=1000 if status else limit)
+        chosen = [r for r in records if status is None or r.status.value == status]
+        return [_view(r) for r in chosen[:limit]]
+
+    async def decide(
+        self, execution_id: str, *, approve: bool, actor: str, reason: str
+    ) -> ExecutionView:
+        if await self._audit.get(execution_id) is None:
+            raise NotFound(f"execution {execution_id!r} does not exist")
+        try:
+            if approve:
+                record = await self._approvals.approve(execution_id, actor)
+            else:
+                record = await self._approvals.reject(execution_id, actor, reason)
+        except ApprovalError as exc:
+            raise Conflict(str(exc)) from exc
+        return _view(record)
 
 
 class StoreExecutionBoard:

@@ -107,13 +107,6 @@ async def incident_detail(ctx: ServeContext, incident_id: str) -> IncidentDetail
         raise NotFound(f"incident {incident_id!r} does not exist")
     executions = await ctx.executions.list(incident_id=incident_id, limit=100)
     timeline = _timeline(await ctx.store.read_log(timeline_key(incident_id)))
-    for ex in executions:
-        at = getattr(ex, "created_at", None)
-        if isinstance(at, str):
-            timeline.append(
-                TimelineEntry(at=at, kind=f"runbook {ex.status}", note=ex.runbook or "")
-            )
-    timeline.sort(key=lambda e: e.at)
     nodes = [*incident.services, *(c.entity for c in incident.root_causes)]
     return IncidentDetail(
         **summary_of(incident).model_dump(),
@@ -138,7 +131,8 @@ def _timeline(raw: list[bytes]) -> list[TimelineEntry]:
             continue
         if not isinstance(entry, dict) or "at" not in entry or "kind" not in entry:
             continue
-        if "actor" in entry and out and out[-1].get("version") == entry.get("version"):
+        folds = entry.get("source") == "api" and out and "source" not in out[-1]
+        if folds and out[-1].get("version") == entry.get("version"):
             out[-1] = {**out[-1], **entry}
         else:
             out.append(entry)
