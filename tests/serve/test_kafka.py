@@ -77,3 +77,23 @@ async def test_an_ack_and_posted_alerts_reach_the_broker(
 
 def test_serve_settings_default_until_the_main_settings_has_them() -> None:
     assert serve_settings_of(Settings()).port == 8080
+
+
+async def test_the_cli_builds_an_app_over_redis_and_kafka(settings: Settings) -> None:
+    import argparse
+
+    from correlator.serve.cli import add_arguments, build_app
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--port", "0", "--host", "0.0.0.0"])
+    assert (args.port, args.host, args.config) == (0, "0.0.0.0", None)
+
+    app = build_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://s") as client,
+    ):
+        ready = await client.get("/readyz")
+        assert ready.json() == {"status": "ready", "checks": {"store": True, "broker": True}}
+        assert (await client.get("/incidents")).status_code == 401  # no tokens configured
