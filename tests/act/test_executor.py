@@ -447,3 +447,27 @@ steps:
     assert [r.execution_id for r in await executor.audit.for_incident("inc-1")] == [
         record.execution_id
     ]
+
+
+async def test_shipped_restart_runbook_dry_run_shows_the_kubectl_argv(
+    kit: Any, shipped: Callable[[str], Runbook], change: ChangeFactory
+) -> None:
+    executor = kit.executor(
+        [shipped("restart-on-db-latency")], dry_run=True, command_allowlist=["kubectl"]
+    )
+    [record] = await executor.handle(change(labels={"namespace": "shop"}))
+    assert record.status is ExecutionStatus.DRY_RUN
+    assert record.parameters == {"deployment": "payments-db", "namespace": "shop"}
+    assert [s.rendered["argv"] for s in record.steps] == [
+        ["kubectl", "rollout", "restart", "deployment/payments-db", "--namespace", "shop"],
+        [
+            "kubectl",
+            "rollout",
+            "status",
+            "deployment/payments-db",
+            "--namespace",
+            "shop",
+            "--timeout=120s",
+        ],
+    ]
+    assert await executor.handle(change(root="checkout")) == []
