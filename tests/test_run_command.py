@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 from correlator.config import Settings
 from correlator.demo.produce import scenario_messages, stream_scenario
 from correlator.demo.scenario import Scenario
+from correlator.runtime import free_port
 from correlator.store.incidents import IncidentRepository
 from correlator.store.redis import RedisStateStore
 from correlator.transport.admin import ensure_topics
@@ -23,6 +25,8 @@ from correlator.transport.kafka import KafkaSink
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
+TOKEN = "test-token-0123456789"
+ENGINE = [sys.executable, "-m", "correlator.cli"]
 
 
 async def _produce(settings: Settings, scenario: Scenario) -> None:
@@ -38,12 +42,14 @@ async def _incidents(settings: Settings) -> list[str]:
         return [i.root_causes[0].entity for i in await IncidentRepository(store).recent()]
 
 
-def test_run_processes_the_stream_and_stops_cleanly_on_sigterm(
+def test_run_with_api_processes_the_stream_serves_it_and_stops_on_sigterm(
     settings: Settings, tmp_path: Path
 ) -> None:
     config = settings.model_dump(mode="json")
     config["redis"]["url"] = settings.redis.url.get_secret_value()
     config["correlate"]["topology_dir"] = str(REPO / "topology")
+    config["serve"] = {"tokens": {"ops": {"token": TOKEN, "scopes": ["read"]}}}
+    port = free_port()
     path = tmp_path / "correlator.yaml"
     path.write_text(yaml.safe_dump(config))
     asyncio.run(_produce(settings, Scenario(normal_s=300, fault_s=120, recovery_s=60)))
@@ -51,7 +57,7 @@ def test_run_processes_the_stream_and_stops_cleanly_on_sigterm(
     log = tmp_path / "run.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "correlator.cli", "run", "--config", str(path)],
+            [*ENGINE, "run", "--config", str(path), "--api", "--port", str(port)],
             env=env,
             stderr=err,
         )
@@ -65,6 +71,14 @@ def test_run_processes_the_stream_and_stops_cleanly_on_sigterm(
             assert proc.poll() is None, log.read_text()
             found = asyncio.run(_incidents(settings))
         assert found[:1] == ["payments-db"]
+        # the API in the same process serves the incident and the engine's live counters
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        listed = httpx.get(f"http://127.0.0.1:{port}/incidents", headers=auth, timeout=10)
+        assert listed.status_code == 200
+        assert "payments-db" in listed.text
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert "correlator_" in metrics
+        assert httpx.get(f"http://127.0.0.1:{port}/incidents", timeout=10).status_code == 401
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)

@@ -11,10 +11,14 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from correlator.config import KafkaSettings, Settings, load_settings
 from correlator.errors import CorrelatorError
 from correlator.model.message import RawMessage
+
+if TYPE_CHECKING:
+    from correlator.pipeline import Engine
 
 __all__ = ["main"]
 
@@ -63,7 +67,7 @@ async def _run_engine(args: argparse.Namespace) -> int:
                 [*topics.decoders(), topics.incidents, topics.dead_letter],
                 topics.partitions,
             )
-            await _engine_until(settings, stop)
+            await _engine_until(settings, stop, args.api, args.host, args.port)
             backoff = 1.0
         except CorrelatorError as exc:
             if not exc.retriable:
@@ -76,7 +80,13 @@ async def _run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _engine_until(settings: Settings, stop: asyncio.Event) -> None:
+async def _engine_until(
+    settings: Settings,
+    stop: asyncio.Event,
+    with_api: bool = False,
+    host: str | None = None,
+    port: int | None = None,
+) -> None:
     from correlator.pipeline import build_engine
     from correlator.store.redis import RedisStateStore
     from correlator.transport.kafka import KafkaSink, KafkaSource
@@ -90,11 +100,34 @@ async def _engine_until(settings: Settings, stop: asyncio.Event) -> None:
     )
     await engine.start()
     log.info("engine started topics=%s", ",".join(topics.decoders()))
+    api = _api_server(settings, engine, host, port) if with_api else None
+    api_task = asyncio.create_task(api.serve()) if api else None
     try:
         while not stop.is_set():
             await engine.step()
     finally:
+        if api is not None and api_task is not None:
+            api.should_exit = True
+            await api_task
         await engine.stop()
+
+
+def _api_server(settings: Settings, engine: Engine, host: str | None, port: int | None) -> Any:
+    """A uvicorn server for the API in this event loop, showing the engine's live state."""
+    import uvicorn
+
+    from correlator.serve.cli import build_app
+
+    app = build_app(
+        settings, topology_provider=lambda: engine.topology, stats_provider=lambda: engine.stats
+    )
+    config = uvicorn.Config(
+        app,
+        host=host or settings.serve.host,
+        port=port if port is not None else settings.serve.port,
+        log_level="warning",
+    )
+    return uvicorn.Server(config)
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -158,7 +191,21 @@ def _parser() -> argparse.ArgumentParser:
         "environment variables (nested with __, e.g. CORRELATOR_KAFKA__BOOTSTRAP_SERVERS).",
     )
     run.add_argument("--config", help="settings YAML file")
+    run.add_argument("--api", action="store_true", help="also serve the incident API (serve.*)")
+    run.add_argument("--host", help="API listen address (default serve.host)")
+    run.add_argument("--port", type=int, help="API listen port (default serve.port)")
     run.set_defaults(func=lambda a: asyncio.run(_run_engine(a)))
+
+    from correlator.serve import cli as serve_cli
+
+    serve = sub.add_parser(
+        "serve",
+        help="run the incident API and web view over Redis and Kafka",
+        description="The HTTP API (OpenAPI at /docs), Alertmanager-compatible /api/v2/alerts, "
+        "/metrics and the web view at /ui. Tokens and scopes come from serve.tokens.",
+    )
+    serve_cli.add_arguments(serve)
+    serve.set_defaults(func=serve_cli.run)
 
     replay = sub.add_parser(
         "replay",

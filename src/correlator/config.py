@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from correlator.errors import ConfigError
+from correlator.serve.settings import ServeSettings
 
 __all__ = [
     "CorrelateSettings",
@@ -82,7 +83,7 @@ class DetectorChoice(_Section):
 
 def _default_detectors() -> dict[str, DetectorChoice]:
     return {
-        "metric": DetectorChoice(kind="default"),
+        "metric": DetectorChoice(kind="contextual"),
         "latency": DetectorChoice(
             kind="robust", params={"min_relative_change": 0.5, "two_sided": False}
         ),
@@ -103,6 +104,12 @@ class DetectSettings(_Section):
     warmup: int = Field(20, ge=0, description="Observations a series learns before it may alert")
     window_s: float = Field(10.0, gt=0, description="Tumbling window for span and log signals")
     max_series: int = Field(200_000, ge=1, description="Active series cap; idle ones evicted")
+    idle_ttl_s: float = Field(
+        3600.0,
+        gt=0,
+        description="A series with no observation for this long (event time) is evicted "
+        "from memory to its checkpoint; it is restored when it reports again",
+    )
     checkpoint_every_s: float = Field(60.0, gt=0)
     new_template_alert_s: float = Field(
         300.0, gt=0, description="How long a first-seen log template alert stays firing"
@@ -115,10 +122,24 @@ class DetectSettings(_Section):
 class CorrelateSettings(_Section):
     window_s: float = Field(300.0, gt=0, description="Alerts this close in time may group")
     max_hops: int = Field(3, ge=0, description="Topology distance within which alerts group")
+    direction_aware: bool = Field(
+        True,
+        description="Count hops along call edges only (a caller's symptom joins its callee's "
+        "cause; siblings of one caller stay apart); false: any undirected path",
+    )
     resolve_after_s: float = Field(
         300.0, gt=0, description="Quiet time before an incident resolves"
     )
     reopen_grace_s: float = Field(600.0, ge=0)
+    flap_max_transitions: int = Field(
+        6, ge=2, description="Fire/resolve transitions of one alert within flap_window_s "
+        "beyond which it is marked flapping and opens no incident"
+    )
+    flap_window_s: float = Field(1800.0, gt=0)
+    learned_edge_max_age_s: float | None = Field(
+        3600.0, gt=0, description="Learned-only topology edges unseen this long are dropped"
+    )
+    rules_file: Path | None = Field(None, description="Silences and inhibit rules (YAML)")
     fingerprint_labels: list[str] = Field(default_factory=lambda: ["service", "entity", "signal"])
     topology_dir: Path | None = Path("topology")
     learn_topology: bool = True
@@ -133,6 +154,7 @@ class Settings(_Section):
     detect: DetectSettings = Field(default_factory=DetectSettings)
     correlate: CorrelateSettings = Field(default_factory=CorrelateSettings)
     runbooks_dir: Path | None = Path("runbooks")
+    serve: ServeSettings = Field(default_factory=ServeSettings)
 
 
 def _env_overrides(environ: Mapping[str, str], prefix: str = "CORRELATOR_") -> dict[str, Any]:

@@ -67,7 +67,7 @@ async def test_ack_writes_version_two_and_publishes_it(served: Served) -> None:
     [message] = served.sink.topics[served.topics.incidents]
     assert message.key == b"inc-0001"
     assert message.header("incident-version") == b"2"
-    assert message.header("change") == b"updated"
+    assert message.header("change") == b"acknowledged"
     change = IncidentChange.model_validate_json(message.value or b"")
     assert change.version == 2 and change.incident == stored
     # published marker: the engine's publish stage will not send version 2 again
@@ -189,7 +189,7 @@ async def test_merge_moves_alerts_and_resolves_the_other(served: Served) -> None
     assert body["related"][0]["status"] == "resolved"
     assert body["related"][0]["labels"]["merged_into"] == "inc-0001"
     assert {(c.incident_id, c.change, c.version) for c in _published(served)} == {
-        ("inc-0001", ChangeKind.UPDATED, 2),
+        ("inc-0001", ChangeKind.MERGED, 2),
         ("inc-0002", ChangeKind.RESOLVED, 2),
     }
     again = await served.client.post(

@@ -37,6 +37,11 @@ class ChangeKind(StrEnum):
     UPDATED = "updated"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    ACKNOWLEDGED = "acknowledged"
+    ASSIGNED = "assigned"
+    COMMENTED = "commented"
+    MERGED = "merged"
+    SPLIT = "split"
 
 
 class Evidence(BaseModel):

@@ -44,6 +44,21 @@ class PublishStage:
         self._repo = repository
         self._topic = topic
 
+    async def rebase(self, pending: Sequence[PendingChange]) -> None:
+        """Catch up with versions others published (the API's ack, assign, comments...).
+
+        The engine's copy of an open incident can be behind the store when someone else
+        changed it; its next change must come after theirs and keep their labels, or it
+        would reuse their version number and be dropped as already published.
+        """
+        ids = [p.incident.incident_id for p in pending if p.change is not ChangeKind.OPENED]
+        stored = {i.incident_id: i for i in await self._repo.get_many(ids)} if ids else {}
+        for item in pending:
+            theirs = stored.get(item.incident.incident_id)
+            if theirs is not None and theirs.version > item.incident.version:
+                item.incident.version = theirs.version
+                item.incident.labels = {**theirs.labels, **item.incident.labels}
+
     @staticmethod
     def version(pending: Sequence[PendingChange]) -> list[IncidentChange]:
         """Give each changed incident its next version and freeze it into a change event."""

@@ -7,7 +7,8 @@ the incidents topic first, then to the store with the same writes the publish st
 plus a timeline entry naming the action and the actor.
 
 Until the model gains the kinds, an acknowledgement, assignment, comment or merge is
-published as ``ChangeKind.UPDATED`` with the action in the timeline and in labels.
+published with its own ``ChangeKind`` (acknowledged, assigned, commented, merged, split,
+resolved, reopened), with the action also in the timeline and in labels.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ class IncidentActions:
         if "acknowledged_by" in current.labels:
             who = current.labels["acknowledged_by"]
             raise Conflict(f"incident {incident_id!r} is already acknowledged by {who!r}")
-        new, kind = self._next(current, ChangeKind.UPDATED)
+        new, kind = self._next(current, ChangeKind.ACKNOWLEDGED)
         new.labels["acknowledged_by"] = actor
         new.labels["acknowledged_at"] = new.updated_at.isoformat()
         return await self._single(new, kind, "acknowledged", actor, body.note)
@@ -192,13 +193,13 @@ class IncidentActions:
         current = await self._load(incident_id, body.expected_version)
         if current.labels.get("assignee") == body.assignee:
             raise Conflict(f"incident {incident_id!r} is already assigned to {body.assignee!r}")
-        new, kind = self._next(current, ChangeKind.UPDATED)
+        new, kind = self._next(current, ChangeKind.ASSIGNED)
         new.labels["assignee"] = body.assignee
         return await self._single(new, kind, "assigned", actor, body.note or body.assignee)
 
     async def comment(self, incident_id: str, actor: str, body: CommentBody) -> ChangeResult:
         current = await self._load(incident_id, body.expected_version)
-        new, kind = self._next(current, ChangeKind.UPDATED)
+        new, kind = self._next(current, ChangeKind.COMMENTED)
         new.labels["comments"] = str(int(current.labels.get("comments", "0")) + 1)
         return await self._single(new, kind, "commented", actor, body.text)
 
@@ -210,7 +211,7 @@ class IncidentActions:
         if "merged_into" in other.labels:
             into = other.labels["merged_into"]
             raise Conflict(f"incident {body.other!r} was already merged into {into!r}")
-        new, kind = self._next(target, ChangeKind.UPDATED)
+        new, kind = self._next(target, ChangeKind.MERGED)
         known = {a.fingerprint for a in new.alerts}
         new.alerts.extend(a for a in other.alerts if a.fingerprint not in known)
         new.services = _uniq([*new.services, *other.services])
@@ -251,7 +252,7 @@ class IncidentActions:
             raise FieldProblem(
                 ["body", "fingerprints"], "leave at least one alert in the original incident"
             )
-        new, kind = self._next(current, ChangeKind.UPDATED)
+        new, kind = self._next(current, ChangeKind.SPLIT)
         new.alerts = kept
         new.services = _services(kept, current.services)
         new.root_causes = _relevant(current.root_causes, kept) or current.root_causes

@@ -10,13 +10,15 @@ import argparse
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
 from correlator.clock import SystemClock
 from correlator.config import Settings, load_settings
-from correlator.correlate.topology import load_topology
+from correlator.correlate.topology import TopologyGraph, load_topology
 from correlator.errors import CorrelatorError
 from correlator.serve.app import create_app
 from correlator.serve.executions import runbooks_from_folder
@@ -38,22 +40,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def serve_settings_of(settings: Settings) -> ServeSettings:
-    """``settings.serve`` once the main Settings has it; defaults until then."""
-    found = getattr(settings, "serve", None)
-    return found if isinstance(found, ServeSettings) else ServeSettings()
+    """The ``serve`` section of the settings."""
+    return settings.serve
 
 
-def build_app(settings: Settings) -> FastAPI:
-    """The API over Redis (``settings.redis``) and Kafka (``settings.kafka``)."""
+def build_app(
+    settings: Settings,
+    *,
+    topology_provider: Callable[[], TopologyGraph] | None = None,
+    stats_provider: Callable[[], Any] | None = None,
+) -> FastAPI:
+    """The API over Redis (``settings.redis``) and Kafka (``settings.kafka``).
+
+    In the engine's process (``correlator run --api``) pass its live topology (declared and
+    learned edges) and counters; standalone, the declared topology files are shown.
+    """
     from correlator.store.redis import RedisStateStore
     from correlator.transport.kafka import KafkaSink
 
-    topology = load_topology(settings.correlate.topology_dir)
+    if topology_provider is None:
+        declared = load_topology(settings.correlate.topology_dir)
+        topology_provider = lambda: declared  # noqa: E731
     return create_app(
         serve_settings_of(settings),
         store=RedisStateStore(settings.redis.url.get_secret_value(), settings.redis.key_prefix),
         sink=KafkaSink(settings.kafka),
-        topology_provider=lambda: topology,
+        topology_provider=topology_provider,
+        stats_provider=stats_provider,
         clock=SystemClock(),
         topics=settings.topics,
         runbooks=runbooks_from_folder(settings.runbooks_dir),
