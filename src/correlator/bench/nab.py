@@ -36,6 +36,7 @@ from correlator.bench.nab_data import (
     result_path,
 )
 from correlator.bench.nab_score import NabScorer
+from correlator.config import DetectSettings
 from correlator.detect.registry import build_detector
 from correlator.errors import ConfigError
 
@@ -78,7 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data", type=Path, default=DEFAULT_DATA, help="NAB v1.1 folder (data/, labels/, config/)"
     )
     parser.add_argument("--out", type=Path, required=True, help="folder for NAB result files")
-    parser.add_argument("--detector", default="default", help="registered detector kind")
+    parser.add_argument(
+        "--detector",
+        default=None,
+        help="registered detector kind (default: the engine's choice for metric series, "
+        "detect.detectors.metric)",
+    )
     parser.add_argument(
         "--params", default="{}", help="detector params as a JSON object (one for all files)"
     )
@@ -92,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
     params = json.loads(args.params)
     if not isinstance(params, dict):
         raise ConfigError("--params must be a JSON object")
+    if args.detector is None:
+        engine_choice = DetectSettings().detectors["metric"]
+        args.detector = engine_choice.kind
+        params = {**engine_choice.params, **params}
     data: Path = args.data
     if not (data / "labels" / "combined_windows.json").is_file():
         print(f"NAB data not found at {data} (expected labels/combined_windows.json)")

@@ -9,7 +9,7 @@ turns that pair into a fresh :class:`~correlator.detect.base.Detector` for one s
 >>> build_detector("nope", {})
 Traceback (most recent call last):
 ...
-correlator.errors.DetectorError: unknown detector kind 'nope'; known kinds: ...robust
+correlator.errors.DetectorError: unknown detector kind 'nope'; known kinds: contextual, ...robust
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from correlator.config import DetectSettings
 from correlator.detect.base import Detector
+from correlator.detect.contextual import ContextualDetector, ContextualParams
 from correlator.detect.metric_detector import MetricDetector, MetricDetectorParams
 from correlator.detect.robust import RobustDetector, RobustParams
 from correlator.detect.series import SIGNAL_GROUPS
@@ -85,6 +86,16 @@ for _name in ("default", "envelope"):
             "and protection (the engine's default for metric series)",
         )
     )
+
+register(
+    DetectorKind(
+        name="contextual",
+        params=ContextualParams,
+        build=ContextualDetector,
+        description="Envelope break-out fused (max) with bin-transition novelty and the "
+        "residual against one day earlier, one cool-down (NAB 66; slower, larger state)",
+    )
+)
 
 register(
     DetectorKind(

@@ -1,0 +1,251 @@
+"""A contextual metric detector: the envelope break-out fused with two pattern detectors.
+
+The envelope detector (:mod:`correlator.detect.metric_detector`) only sees values outside
+the recent range. Many incidents stay inside it and break a *pattern* instead: a daily
+peak that does not come, traffic that moves in an order never seen. Two cheap online
+detectors watch for that, and the three scores are fused by ``max``:
+
+* **Transition novelty** (:class:`TransitionNovelty`): each value is put in one of
+  ``bins`` equal bins of the range of the last ``range_window`` values (plus one bin below
+  and one above). For every order ``j = 1..order`` the detector asks whether the last ``j``
+  bins were ever followed by the current bin; the score is the share of orders for which
+  this is new. A value in range that arrives by a path never taken scores high.
+* **Seasonal residual** (:class:`SeasonalResidual`): the absolute difference between the
+  value and the value one day earlier (the lag is ``86400 s / interval``, taken from the
+  first two timestamps; no seasonal score when the day holds more than ``max_period``
+  points), scored by its break-out from the envelope of past residuals as the envelope
+  detector does for values, once ``warmup`` residuals have been learned.
+
+The fused score goes through one **cool-down**: after a score of at least
+``cooldown_above`` the next ``cooldown`` observations score 0, so one incident gives one
+early detection (what NAB rewards, and what an on-call engineer wants).
+
+Prequential like every detector here: ``score_one`` does not change the model. The state
+is the envelope's queues, one day of values and a table of seen bin transitions (at most
+``(bins + 2) ** (order + 1)`` keys, a few hundred in practice); ``pickle.dumps`` is the
+checkpoint.
+
+>>> det = ContextualDetector()
+>>> for i in range(400):
+...     value = 10.0 + (i % 7)
+...     _ = det.score_one(value, 300.0 * i)
+...     det.learn_one(value, 300.0 * i)
+>>> det.score_one(11.0, 300.0 * 400)  # 10 -> 11, the usual step
+0.0
+>>> det.score_one(13.0, 300.0 * 400)  # in range, but 10 -> 13 never happened
+0.95
+>>> det.score_one(40.0, 300.0 * 400) > 0.99  # out of range
+True
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from correlator.detect.envelope import RollingEnvelope
+from correlator.detect.metric_detector import MetricDetector, MetricDetectorParams
+
+__all__ = [
+    "ContextualDetector",
+    "ContextualParams",
+    "SeasonalResidual",
+    "TransitionNovelty",
+]
+
+_DAY_S = 86400.0
+
+
+class ContextualParams(BaseModel):
+    """Parameters of :class:`ContextualDetector` (one configuration for every series)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    envelope: MetricDetectorParams = Field(
+        default_factory=lambda: MetricDetectorParams(cooldown=0),
+        description="The break-out detector (its own cool-down is off: the fused one rules)",
+    )
+    bins: int = Field(4, ge=2, le=64, description="Equal bins across the recent range")
+    order: int = Field(4, ge=1, le=8, description="Longest bin history a transition looks at")
+    range_window: int = Field(5000, ge=10, description="Values whose range the bins split")
+    novelty_weight: float = Field(0.95, ge=0, le=1, description="Weight of transition novelty")
+    seasonal_window: int = Field(2000, ge=10, description="Residuals in the residual envelope")
+    seasonal_scale: float = Field(0.05, gt=0, description="Relative excess scoring 1 - 1/e")
+    seasonal_weight: float = Field(1.0, ge=0, le=1, description="Weight of the seasonal score")
+    max_period: int = Field(2000, ge=2, description="Most points per day kept for the lag")
+    warmup: int = Field(150, ge=1, description="Observations learned before any score > 0")
+    cooldown: int = Field(100, ge=0, description="Observations at score 0 after an alert")
+    cooldown_above: float = Field(0.74, ge=0, le=1, description="Fused score that starts it")
+
+
+class TransitionNovelty:
+    """Share of bin-history orders for which the current bin is a never-seen successor.
+
+    >>> novelty = TransitionNovelty(bins=4, order=2, range_window=100, warmup=4)
+    >>> for value in [0.0, 1.0, 2.0, 3.0] * 5:
+    ...     novelty.learn_one(value)
+    >>> novelty.score_one(0.0)  # 3 -> 0 is the usual step
+    0.0
+    >>> novelty.score_one(2.0)  # 3 -> 2 never happened
+    1.0
+    """
+
+    __slots__ = ("_cached", "_counts", "_history", "_range", "bins", "order", "seen", "warmup")
+
+    def __init__(self, bins: int, order: int, range_window: int, warmup: int) -> None:
+        self.bins, self.order, self.warmup = bins, order, warmup
+        self._range = RollingEnvelope(range_window)
+        self._history: deque[int] = deque(maxlen=order)
+        self._counts: dict[tuple[tuple[int, ...], int], int] = {}
+        self._cached: tuple[float, list[tuple[tuple[int, ...], int]]] | None = None
+        self.seen = 0
+
+    def _bin(self, value: float) -> int:
+        low, high = self._range.low, self._range.high
+        if low is None or high is None:
+            return 0
+        if value > high:
+            return self.bins
+        if value < low:
+            return -1
+        if high <= low:
+            return 0
+        return min(int(self.bins * (value - low) / (high - low)), self.bins - 1)
+
+    def score_one(self, value: float) -> float:
+        if self.seen < self.warmup or not self._history:
+            return 0.0
+        keys = self._keys(value)
+        counts = self._counts
+        return sum(1 for key in keys if key not in counts) / len(keys)
+
+    def learn_one(self, value: float) -> None:
+        counts = self._counts
+        for key in self._keys(value):
+            counts[key] = counts.get(key, 0) + 1
+        self._history.append(self._bin(value))
+        self._range.update(value)
+        self._cached = None
+        self.seen += 1
+
+    def _keys(self, value: float) -> list[tuple[tuple[int, ...], int]]:
+        cached = self._cached
+        if cached is not None and cached[0] == value:
+            return cached[1]
+        current = self._bin(value)
+        history = tuple(self._history)
+        keys = [(history[-j:], current) for j in range(1, len(history) + 1)]
+        self._cached = (value, keys)
+        return keys
+
+
+class SeasonalResidual:
+    """Break-out of ``|value - value one day ago|`` from the envelope of past residuals.
+
+    >>> seasonal = SeasonalResidual(window=100, scale=0.05, max_period=100, warmup=10)
+    >>> day = [1.0, 5.0, 9.0, 5.0]  # four points a day
+    >>> for i in range(40):  # the first day has no lag yet; then 10 residuals warm it up
+    ...     seasonal.learn_one(day[i % 4] + 0.01 * (i % 3), 21600.0 * i)
+    >>> seasonal.score_one(1.0, 21600.0 * 40)
+    0.0
+    >>> seasonal.score_one(9.0, 21600.0 * 40) > 0.99  # the peak came six hours early
+    True
+    """
+
+    __slots__ = (
+        "_day",
+        "_last_ts",
+        "_residuals",
+        "max_period",
+        "residuals_seen",
+        "scale",
+        "warmup",
+    )
+
+    def __init__(self, window: int, scale: float, max_period: int, warmup: int) -> None:
+        self.scale, self.max_period, self.warmup = scale, max_period, warmup
+        self._residuals = RollingEnvelope(window)
+        self._day: deque[float] | None = None
+        self._last_ts: float | None = None
+        self.residuals_seen = 0
+
+    def _residual(self, value: float) -> float | None:
+        day = self._day
+        if day is None or len(day) < (day.maxlen or 0):
+            return None
+        return abs(value - day[0])
+
+    def score_one(self, value: float, ts: float) -> float:
+        residual = self._residual(value)
+        high = self._residuals.high
+        if self.residuals_seen < self.warmup or residual is None or high is None:
+            return 0.0
+        if residual <= high:
+            return 0.0
+        excess = (residual - high) / max(high, 1e-9)
+        return 1.0 - math.exp(-excess / self.scale)
+
+    def learn_one(self, value: float, ts: float) -> None:
+        if self._day is None and self._last_ts is not None:
+            interval = ts - self._last_ts
+            period = round(_DAY_S / interval) if interval > 0 else 0
+            if 2 <= period <= self.max_period:
+                self._day = deque(maxlen=period)
+        self._last_ts = ts
+        residual = self._residual(value)
+        if residual is not None:
+            self._residuals.update(residual)
+            self.residuals_seen += 1
+        if self._day is not None:
+            self._day.append(value)
+
+
+class ContextualDetector:
+    """Envelope break-out, transition novelty and seasonal residual, fused by ``max``."""
+
+    __slots__ = ("_cooldown_left", "_envelope", "_last", "_novelty", "_seasonal", "params")
+
+    def __init__(self, params: ContextualParams | None = None) -> None:
+        self.params = p = params or ContextualParams()
+        self._envelope = MetricDetector(p.envelope)
+        self._novelty = TransitionNovelty(p.bins, p.order, p.range_window, p.warmup)
+        self._seasonal = SeasonalResidual(
+            p.seasonal_window, p.seasonal_scale, p.max_period, p.warmup
+        )
+        self._cooldown_left = 0
+        self._last: tuple[float, float, float] | None = None  # (value, ts, fused score)
+
+    @property
+    def seen(self) -> int:
+        """Observations learned so far."""
+        return self._novelty.seen
+
+    def score_one(self, value: float, ts: float) -> float:
+        """The fused score of ``value`` (0 during a cool-down); does not learn it."""
+        p = self.params
+        score = max(
+            self._envelope.score_one(value, ts),
+            p.novelty_weight * self._novelty.score_one(value),
+            p.seasonal_weight * self._seasonal.score_one(value, ts),
+        )
+        self._last = (value, ts, score)
+        return 0.0 if self._cooldown_left else score
+
+    def learn_one(self, value: float, ts: float) -> None:
+        """Learn ``value`` in every part; a high fused score starts the cool-down."""
+        last = self._last
+        if last is not None and last[:2] == (value, ts):
+            fused = last[2]
+        else:
+            self.score_one(value, ts)
+            fused = self._last[2] if self._last is not None else 0.0
+        self._last = None
+        if self._cooldown_left:
+            self._cooldown_left -= 1
+        elif fused >= self.params.cooldown_above and fused > 0.0:
+            self._cooldown_left = self.params.cooldown
+        self._envelope.learn_one(value, ts)
+        self._novelty.learn_one(value)
+        self._seasonal.learn_one(value, ts)
