@@ -34,8 +34,15 @@ def choose_incident(
     topology: TopologyGraph,
     window: timedelta,
     max_hops: int,
+    directed: bool = True,
 ) -> Incident | None:
-    """The nearest open incident the alert belongs to, or None to open a new one."""
+    """The nearest open incident the alert belongs to, or None to open a new one.
+
+    ``directed``: related means one service calls towards the other within ``max_hops``
+    (a caller's symptom joins its callee's cause); two callees of one caller are not
+    related through it. Otherwise any undirected path within ``max_hops`` relates them.
+    """
+    distance = topology.directed_hops if directed else topology.hops
     best: tuple[int, float, Incident] | None = None
     for incident in candidates:
         last = max(a.last_seen_at for a in incident.alerts)
@@ -45,7 +52,7 @@ def choose_incident(
         hops = min(
             (
                 d
-                for d in (topology.hops(alert.service, s, max_hops) for s in incident.services)
+                for d in (distance(alert.service, s, max_hops) for s in incident.services)
                 if d is not None
             ),
             default=None,

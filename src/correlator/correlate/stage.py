@@ -6,18 +6,44 @@ time behave as live traffic does and tests never sleep.
 
 from __future__ import annotations
 
+import logging
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+
+import networkx as nx
 
 from correlator.config import CorrelateSettings
 from correlator.correlate.dedup import DedupReason, merge_alert
 from correlator.correlate.grouping import choose_incident, incident_id_for
+from correlator.correlate.rules import Rules, Silence
 from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import Alert, AlertStatus
 from correlator.model.incident import ChangeKind, Incident, IncidentStatus
 
-__all__ = ["CorrelateStage", "PendingChange"]
+__all__ = ["CorrelateStage", "PendingChange", "SuppressReason", "Suppressed"]
+
+log = logging.getLogger(__name__)
+_MAX_SUPPRESSED = 10_000
+
+
+class SuppressReason(StrEnum):
+    """Why an alert was recorded without opening or joining an incident."""
+
+    SILENCED = "silenced"
+    INHIBITED = "inhibited"
+    FLAPPING = "flapping"
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """An alert kept aside, the reason, and what caused it (silence id or source alert)."""
+
+    alert: Alert
+    reason: SuppressReason
+    by: str
 
 
 @dataclass
@@ -31,11 +57,23 @@ class PendingChange:
 class CorrelateStage:
     """Keeps open incidents in memory (restored from the store) and groups alerts into them."""
 
-    def __init__(self, settings: CorrelateSettings, topology: TopologyGraph) -> None:
+    def __init__(
+        self, settings: CorrelateSettings, topology: TopologyGraph, rules: Rules | None = None
+    ) -> None:
         self.settings = settings
         self.topology = topology
         self.incidents: dict[str, Incident] = {}
         self._by_fingerprint: dict[str, str] = {}
+        rules = rules or Rules()
+        self.silences: dict[str, Silence] = {s.id: s for s in rules.silences}
+        self.inhibit_rules = list(rules.inhibit_rules)
+        self.suppressed: dict[str, Suppressed] = {}
+        self._transitions: dict[str, deque[datetime]] = {}
+
+    def add_silences(self, silences: Iterable[Silence]) -> None:
+        """Adopt silences (from the rules file or the store); a same id replaces."""
+        for silence in silences:
+            self.silences[silence.id] = silence
 
     def restore(self, incidents: Iterable[Incident]) -> None:
         """Adopt incidents read back from the store."""
@@ -49,6 +87,8 @@ class CorrelateStage:
 
     def process(self, alerts: Sequence[Alert], now: datetime) -> list[PendingChange]:
         changed: dict[str, ChangeKind] = {}
+        if self.settings.learned_edge_max_age_s is not None:
+            self.topology.age_out(now.timestamp(), self.settings.learned_edge_max_age_s)
         self._resolve_quiet(now, changed)
         for alert in sorted(alerts, key=lambda a: a.last_seen_at):
             self._take(alert, changed)
@@ -65,16 +105,29 @@ class CorrelateStage:
         merged, reason = merge_alert(known, alert)
         if merged is None:
             return
+        flapping = self._note_transition(alert, reason)
         if owner is not None and self._can_update(owner, merged, reason):
+            if flapping:
+                merged = _flagged(merged)
             self._replace_alert(owner, merged)
             self._mark(owner, changed, ChangeKind.UPDATED, merged.last_seen_at)
             return
         if merged.status is AlertStatus.RESOLVED:
             return  # a resolve for an alert we never saw firing: nothing to show
         merged = alert  # a new episode of this fingerprint starts afresh
+        if flapping:
+            self._suppress(_flagged(merged), SuppressReason.FLAPPING, "flap detection")
+            return
+        if self._muted(merged):
+            return
         window = timedelta(seconds=self.settings.window_s)
         target = choose_incident(
-            merged, self.open_incidents(), self.topology, window, self.settings.max_hops
+            merged,
+            self.open_incidents(),
+            self.topology,
+            window,
+            self.settings.max_hops,
+            self.settings.direction_aware,
         )
         if target is None:
             target = self._reopen(merged, changed) or self._open(merged, changed)
@@ -84,6 +137,58 @@ class CorrelateStage:
             target.services.append(merged.service)
         self._by_fingerprint[merged.fingerprint] = target.incident_id
         self._mark(target, changed, ChangeKind.UPDATED, merged.last_seen_at)
+
+    def _note_transition(self, alert: Alert, reason: DedupReason) -> bool:
+        """Count fire/resolve transitions of the fingerprint; True when it is flapping."""
+        if reason is DedupReason.REPEAT:
+            return False
+        window = timedelta(seconds=self.settings.flap_window_s)
+        seen = self._transitions.setdefault(alert.fingerprint, deque())
+        seen.append(alert.last_seen_at)
+        while seen and alert.last_seen_at - seen[0] > window:
+            seen.popleft()
+        return len(seen) > self.settings.flap_max_transitions
+
+    def _muted(self, alert: Alert) -> bool:
+        """Silenced or inhibited: recorded in ``suppressed``, kept out of incidents."""
+        for silence in self.silences.values():
+            if silence.mutes(alert):
+                self._suppress(alert, SuppressReason.SILENCED, silence.id)
+                return True
+        if not self.inhibit_rules:
+            return False
+        sources = [
+            a for i in self.open_incidents() for a in i.alerts if a.status is AlertStatus.FIRING
+        ]
+        for rule in self.inhibit_rules:
+            source = rule.inhibits(alert, sources, self._depends)
+            if source is not None:
+                self._suppress(alert, SuppressReason.INHIBITED, source.fingerprint)
+                return True
+        return False
+
+    def _depends(self, caller: str, callee: str) -> bool:
+        """True when ``caller`` calls ``callee``, directly or through others."""
+        graph = self.topology.graph
+        return (
+            caller in graph
+            and callee in graph
+            and caller != callee
+            and (callee in self._descendants(caller))
+        )
+
+    def _descendants(self, service: str) -> set[str]:
+        found: set[str] = nx.descendants(self.topology.graph, service)
+        return found
+
+    def _suppress(self, alert: Alert, reason: SuppressReason, by: str) -> None:
+        if len(self.suppressed) >= _MAX_SUPPRESSED and alert.fingerprint not in self.suppressed:
+            self.suppressed.pop(next(iter(self.suppressed)))
+        self.suppressed[alert.fingerprint] = Suppressed(alert, reason, by)
+        log.info(
+            "alert suppressed",
+            extra={"fingerprint": alert.fingerprint, "reason": reason.value, "by": by},
+        )
 
     def _can_update(self, owner: Incident, merged: Alert, reason: DedupReason) -> bool:
         if owner.status is IncidentStatus.OPEN:
@@ -164,3 +269,8 @@ class CorrelateStage:
             for alert in incident.alerts:
                 if self._by_fingerprint.get(alert.fingerprint) == incident_id:
                     del self._by_fingerprint[alert.fingerprint]
+
+
+def _flagged(alert: Alert) -> Alert:
+    """The alert labelled ``flapping=true``."""
+    return alert.model_copy(update={"labels": {**alert.labels, "flapping": "true"}})

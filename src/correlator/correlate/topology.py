@@ -96,6 +96,28 @@ class TopologyGraph:
         dist = lengths.get(b)
         return None if dist is None else int(dist)
 
+    def directed_hops(self, a: str, b: str, limit: int) -> int | None:
+        """Hops along call edges between ``a`` and ``b`` (either one calling towards the other).
+
+        Siblings that share a caller but do not call each other are not related:
+
+        >>> g = TopologyGraph()
+        >>> g.learn("web", "checkout", 1, 0.0); g.learn("web", "search", 1, 0.0)
+        >>> g.learn("checkout", "db", 1, 0.0)
+        >>> g.directed_hops("db", "web", 3), g.directed_hops("checkout", "search", 3)
+        (2, None)
+        """
+        if a == b:
+            return 0
+        if a not in self.graph or b not in self.graph:
+            return None
+        best: int | None = None
+        for src, dst in ((a, b), (b, a)):
+            dist = nx.single_source_shortest_path_length(self.graph, src, cutoff=limit).get(dst)
+            if dist is not None and (best is None or dist < best):
+                best = int(dist)
+        return best
+
     def callees(self, service: str) -> list[str]:
         return list(self.graph.successors(service)) if service in self.graph else []
 

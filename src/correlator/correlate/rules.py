@@ -1,0 +1,235 @@
+"""Silences (maintenance windows) and inhibition rules, with Alertmanager's semantics.
+
+A rules file (YAML)::
+
+    silences:
+      - id: db-maintenance
+        matchers: ["service=payments-db", "signal=~latency_.*"]
+        starts_at: 2026-11-23T09:00:00Z
+        ends_at: 2026-11-23T10:00:00Z
+        comment: index rebuild
+    inhibit_rules:
+      - source_matchers: ["service=payments-db"]
+        target_matchers: ["signal=~latency_.*|error_ratio"]
+        equal: []
+        target_depends_on_source: true
+
+Matchers are ``name=value``, ``name!=value``, ``name=~regex`` or ``name!~regex`` against an
+alert's labels plus ``service``, ``entity``, ``signal`` and ``severity``; regexes are anchored
+as in Alertmanager. An inhibit rule mutes a *target* alert while a firing *source* alert
+exists whose ``equal`` labels have the same values (a missing label counts as empty); an
+alert matching both sides does not inhibit itself. ``target_depends_on_source`` adds the
+topology: the target's service must call the source's service, directly or not.
+
+Silences also live in the state store (``SilenceRepository``) so ``serve`` can add them and
+the correlate stage loads them at start.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from enum import StrEnum
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from correlator.errors import ConfigError
+from correlator.model.alert import Alert
+from correlator.store.base import StateStore, WriteBatch
+
+__all__ = [
+    "InhibitRule",
+    "MatchType",
+    "Matcher",
+    "Rules",
+    "Silence",
+    "SilenceRepository",
+    "alert_labels",
+    "load_rules",
+]
+
+_MATCHER = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*\"?(.*?)\"?\s*$")
+
+
+class MatchType(StrEnum):
+    EQUAL = "="
+    NOT_EQUAL = "!="
+    REGEX = "=~"
+    NOT_REGEX = "!~"
+
+
+def alert_labels(alert: Alert) -> dict[str, str]:
+    """The labels matchers see: the alert's own plus its identity fields."""
+    return {
+        **alert.labels,
+        "service": alert.service,
+        "entity": alert.entity,
+        "signal": alert.signal.value,
+        "severity": alert.severity.value,
+    }
+
+
+class Matcher(BaseModel):
+    """One label condition.
+
+    >>> m = Matcher.parse("signal=~latency_.*")
+    >>> m.matches({"signal": "latency_p99"}), m.matches({"signal": "error_ratio"})
+    (True, False)
+    >>> Matcher.parse("service!=db").matches({})
+    True
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str
+    value: str
+    type: MatchType = MatchType.EQUAL
+
+    @classmethod
+    def parse(cls, text: str) -> Matcher:
+        found = _MATCHER.match(text)
+        if found is None:
+            raise ValueError(f"matcher {text!r}: expected name=value, !=, =~ or !~")
+        name, op, value = found.groups()
+        return cls(name=name, value=value, type=MatchType(op))
+
+    @cached_property
+    def _regex(self) -> re.Pattern[str]:
+        return re.compile(f"^(?:{self.value})$")
+
+    def matches(self, labels: dict[str, str]) -> bool:
+        value = labels.get(self.name, "")
+        if self.type is MatchType.EQUAL:
+            return value == self.value
+        if self.type is MatchType.NOT_EQUAL:
+            return value != self.value
+        hit = self._regex.match(value) is not None
+        return hit if self.type is MatchType.REGEX else not hit
+
+
+def _parse_matchers(value: object) -> object:
+    if isinstance(value, list):
+        return [Matcher.parse(v) if isinstance(v, str) else v for v in value]
+    return value
+
+
+def _all_match(matchers: Sequence[Matcher], labels: dict[str, str]) -> bool:
+    return all(m.matches(labels) for m in matchers)
+
+
+class Silence(BaseModel):
+    """Mutes matching alerts between ``starts_at`` and ``ends_at`` (a maintenance window)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(min_length=1)
+    matchers: list[Matcher] = Field(min_length=1)
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    comment: str = ""
+    created_by: str = ""
+
+    _matchers = field_validator("matchers", mode="before")(_parse_matchers)
+
+    def active(self, at: datetime) -> bool:
+        return self.starts_at <= at < self.ends_at
+
+    def mutes(self, alert: Alert) -> bool:
+        """True when the alert matches and its start falls inside the window."""
+        return self.active(alert.last_seen_at) and _all_match(self.matchers, alert_labels(alert))
+
+
+class InhibitRule(BaseModel):
+    """A firing source alert mutes matching target alerts (Alertmanager's inhibit_rules)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    source_matchers: list[Matcher] = Field(min_length=1)
+    target_matchers: list[Matcher] = Field(min_length=1)
+    equal: list[str] = Field(default_factory=list)
+    target_depends_on_source: bool = Field(
+        False, description="Also require the target's service to call the source's service"
+    )
+
+    _source = field_validator("source_matchers", mode="before")(_parse_matchers)
+    _target = field_validator("target_matchers", mode="before")(_parse_matchers)
+
+    def inhibits(
+        self,
+        target: Alert,
+        sources: Iterable[Alert],
+        depends: Callable[[str, str], bool] | None = None,
+    ) -> Alert | None:
+        """The firing source alert that mutes ``target`` under this rule, if any."""
+        labels = alert_labels(target)
+        if not _all_match(self.target_matchers, labels):
+            return None
+        for source in sources:
+            if source.fingerprint == target.fingerprint:
+                continue
+            src = alert_labels(source)
+            if not _all_match(self.source_matchers, src):
+                continue
+            if any(src.get(k, "") != labels.get(k, "") for k in self.equal):
+                continue
+            if self.target_depends_on_source and (
+                depends is None or not depends(target.service, source.service)
+            ):
+                continue
+            return source
+        return None
+
+
+class Rules(BaseModel):
+    """Everything a rules file holds."""
+
+    model_config = ConfigDict(extra="forbid")
+    silences: list[Silence] = Field(default_factory=list)
+    inhibit_rules: list[InhibitRule] = Field(default_factory=list)
+
+
+def load_rules(path: Path | None) -> Rules:
+    """Read a rules YAML file (no rules when None)."""
+    if path is None:
+        return Rules()
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read rules file {path}: {exc}") from exc
+    try:
+        return Rules.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{path}: {problems}") from exc
+
+
+class SilenceRepository:
+    """Silences in the state store: ``silence:<id>`` documents, indexed by end time."""
+
+    INDEX = "silences:by-end"
+
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+
+    def add_to(self, batch: WriteBatch, silence: Silence) -> None:
+        batch.put(f"silence:{silence.id}", silence.model_dump_json().encode())
+        batch.index_add(self.INDEX, silence.id, silence.ends_at.timestamp())
+
+    async def put(self, silence: Silence) -> None:
+        batch = WriteBatch()
+        self.add_to(batch, silence)
+        await self.store.write(batch)
+
+    async def current(self, now: datetime, limit: int = 10_000) -> list[Silence]:
+        """Silences not yet ended at ``now`` (active or scheduled)."""
+        ids = [
+            i
+            for i, _ in await self.store.index_range(
+                self.INDEX, min_score=now.timestamp(), limit=limit
+            )
+        ]
+        blobs = await self.store.get_many([f"silence:{i}" for i in ids])
+        return [Silence.model_validate_json(b) for b in blobs if b is not None]
