@@ -5,13 +5,23 @@ Three pieces of evidence, combined linearly (weights in ``RankWeights``):
 * **propagation**: personalized PageRank on the incident's services with the walk going
   caller → callee, i.e. from a symptom towards what it depends on (MicroRCA's idea: a
   callee's fault surfaces in its callers). Personalization is each service's anomaly mass.
-  Anomalous services without anomalous callees keep the mass, so deep faults rank first.
+  With ``weighted_walk`` the walker steps to a callee in proportion to the callee's own
+  anomaly mass and stays put in proportion to its own (MicroRCA weights edges by how
+  anomalous their ends are), so a strongly anomalous service does not hand its rank to a
+  barely anomalous dependency. Anomalous services without anomalous callees keep the mass,
+  so deep faults rank first.
 * **precedence**: services whose first anomaly came earlier score higher.
-* **magnitude**: the strongest alert score of the service.
+* **magnitude**: how far the service's worst series moved from its expected value, relative
+  to that value (``log1p`` of the relative change, capped), or the alert score when the
+  alert carries no observed/expected pair.
+
+Anomaly mass weighs each alert by its signal: latency, errors and logs are fault evidence;
+a change of request rate is mostly load passed on by callers (``rate_weight``).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,35 +31,78 @@ import networkx as nx
 from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import Alert
 from correlator.model.incident import Evidence, RootCause
+from correlator.model.observation import Signal
 
 __all__ = ["RankWeights", "rank_root_causes"]
 
 
 @dataclass(frozen=True)
 class RankWeights:
+    """Weights of the evidence (and switches for each refinement, to measure them)."""
+
     propagation: float = 0.55
     precedence: float = 0.3
     magnitude: float = 0.15
     damping: float = 0.85
+    weighted_walk: bool = True
+    relative_magnitude: bool = True
+    rate_weight: float = 0.25
 
 
-def _anomaly_mass(alerts: Sequence[Alert]) -> dict[str, float]:
+_MAGNITUDE_CAP = 50.0
+
+
+def _signal_weight(alert: Alert, w: RankWeights) -> float:
+    return w.rate_weight if alert.signal is Signal.REQUEST_RATE else 1.0
+
+
+def _anomaly_mass(alerts: Sequence[Alert], w: RankWeights) -> dict[str, float]:
     mass: dict[str, float] = defaultdict(float)
     for alert in alerts:
-        mass[alert.service] += alert.score * (1.0 + 0.1 * min(alert.count, 10))
+        weight = _signal_weight(alert, w)
+        mass[alert.service] += weight * alert.score * (1.0 + 0.1 * min(alert.count, 10))
     return dict(mass)
 
 
+def relative_change(alert: Alert) -> float | None:
+    """``log1p(|observed - expected| / |expected|)``, capped; None without both values.
+
+    >>> from correlator.testing import alert
+    >>> a = alert("db").model_copy(update={"observed": 30.0, "expected": 10.0})
+    >>> round(relative_change(a), 3)
+    1.099
+    """
+    if alert.observed is None or alert.expected is None:
+        return None
+    base = max(abs(alert.expected), 1e-9)
+    return math.log1p(min(abs(alert.observed - alert.expected) / base, _MAGNITUDE_CAP))
+
+
+def _magnitude(alerts: Sequence[Alert], w: RankWeights) -> dict[str, float]:
+    out: dict[str, float] = defaultdict(float)
+    for alert in alerts:
+        change = relative_change(alert) if w.relative_magnitude else None
+        value = (alert.score if change is None else change) * _signal_weight(alert, w)
+        out[alert.service] = max(out[alert.service], value)
+    return dict(out)
+
+
 def _propagation(
-    graph: nx.DiGraph[str], mass: dict[str, float], damping: float
+    graph: nx.DiGraph[str], mass: dict[str, float], w: RankWeights
 ) -> dict[str, float]:
     if graph.number_of_edges() == 0:
         total = sum(mass.values()) or 1.0
         return {n: mass.get(n, 0.0) / total for n in graph.nodes}
-    walk: nx.DiGraph[str] = graph.copy()
-    for node in walk.nodes:
-        walk.add_edge(node, node)  # a node may hold the walker: what it keeps is its own fault
-    scores: dict[str, float] = nx.pagerank(walk, alpha=damping, personalization=mass, max_iter=200)
+    walk: nx.DiGraph[str] = nx.DiGraph()
+    walk.add_nodes_from(graph.nodes)
+    for node in graph.nodes:
+        # a node may hold the walker: what it keeps is its own fault
+        walk.add_edge(node, node, weight=mass.get(node, 0.0) if w.weighted_walk else 1.0)
+    for caller, callee in graph.edges:
+        walk.add_edge(caller, callee, weight=mass.get(callee, 0.0) if w.weighted_walk else 1.0)
+    scores: dict[str, float] = nx.pagerank(
+        walk, alpha=w.damping, personalization=mass, max_iter=200, weight="weight"
+    )
     return scores
 
 
@@ -68,15 +121,15 @@ def rank_root_causes(
     w = weights or RankWeights()
     if not alerts:
         return []
-    mass = _anomaly_mass(alerts)
+    mass = _anomaly_mass(alerts, w)
     services = sorted(mass)
     sub = topology.subgraph(services)
-    propagation = _normalise(_propagation(sub, mass, w.damping))
+    propagation = _normalise(_propagation(sub, mass, w))
     first = {s: min(a.starts_at for a in alerts if a.service == s) for s in services}
     t0, t1 = min(first.values()), max(first.values())
     span = (t1 - t0).total_seconds() or 1.0
     precedence = {s: 1.0 - (first[s] - t0).total_seconds() / span for s in services}
-    magnitude = _normalise({s: max(a.score for a in alerts if a.service == s) for s in services})
+    magnitude = _normalise(_magnitude(alerts, w))
     scored = {
         s: w.propagation * propagation.get(s, 0.0)
         + w.precedence * precedence[s]
