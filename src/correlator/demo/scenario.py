@@ -73,6 +73,9 @@ class Scenario:
     requests_per_s: int = 12
     seed: int = 7
     root_cause: str = "payments-db"
+    #: An unrelated second fault at the same time (a service that gets slow on its own), to
+    #: measure that two faults stay two incidents; None (the default) for one fault.
+    second_fault: str | None = None
     _rng: random.Random = field(init=False, repr=False)
     _ids: int = field(default=0, init=False, repr=False)
 
@@ -122,6 +125,8 @@ class Scenario:
             extra = self.db_slowdown(t)
             own += extra * self._rng.lognormvariate(0.0, 0.3)
             failed = failed or (extra > 0 and self._rng.random() < 0.03 + extra / 3000.0)
+        if service == self.second_fault:
+            own += 0.5 * self.db_slowdown(t) * self._rng.lognormvariate(0.0, 0.3)
         elapsed = own * 0.5
         for callee, share in CALLS[service]:
             if self._rng.random() >= share:
