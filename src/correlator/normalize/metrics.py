@@ -8,8 +8,12 @@ from correlator.model.telemetry import MetricPoint
 __all__ = ["metric_observation", "series_key"]
 
 
+_KEYS: dict[tuple[object, ...], str] = {}
+_MAX_KEYS = 1_000_000
+
+
 def series_key(point: MetricPoint) -> str:
-    """The stable series key of a metric point.
+    """The stable series key of a metric point (remembered per service, name and labels).
 
     >>> from datetime import UTC, datetime
     >>> p = MetricPoint(name="cpu", service="db", value=1.0,
@@ -17,8 +21,14 @@ def series_key(point: MetricPoint) -> str:
     >>> series_key(p)
     'db|cpu{a=1,b=2}'
     """
-    labels = ",".join(f"{k}={point.labels[k]}" for k in sorted(point.labels))
-    return f"{point.service}|{point.name}{{{labels}}}"
+    ident = (point.service, point.name, *point.labels.items())
+    key = _KEYS.get(ident)
+    if key is None:
+        if len(_KEYS) >= _MAX_KEYS:
+            _KEYS.clear()
+        labels = ",".join(f"{k}={point.labels[k]}" for k in sorted(point.labels))
+        key = _KEYS[ident] = f"{point.service}|{point.name}{{{labels}}}"
+    return key
 
 
 def metric_observation(point: MetricPoint) -> Observation:

@@ -14,7 +14,7 @@ from correlator.config import KafkaSettings
 from correlator.errors import TransportError
 from correlator.model.message import RawMessage
 
-__all__ = ["KafkaSink", "KafkaSource"]
+__all__ = ["KafkaSink", "KafkaSource", "raw_consume"]
 
 log = logging.getLogger(__name__)
 
@@ -163,3 +163,40 @@ class KafkaSink:
             await asyncio.gather(*futures)
         except KafkaError as exc:
             raise TransportError(f"produce failed: {exc}") from exc
+
+
+async def raw_consume(
+    settings: KafkaSettings, topics: Sequence[str], expected: int, group_id: str, limit_s: float
+) -> tuple[int, float]:
+    """Read ``topics`` from the start with a bare ``getmany`` loop, doing nothing with records.
+
+    The ceiling the engine's rate is compared with. Returns how many records were read and
+    the seconds from the first non-empty fetch until ``expected`` were seen (or ``limit_s``);
+    the records of that first fetch are read before the clock starts, so they are not counted.
+    """
+    consumer = AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=max(settings.max_message_bytes, 1024 * 1024),
+        fetch_max_bytes=64 * 1024 * 1024,
+        **_security(settings),
+    )
+    await consumer.start()
+    loop = asyncio.get_running_loop()
+    seen, counted, first = 0, 0, 0.0
+    deadline = loop.time() + limit_s
+    try:
+        while seen < expected and loop.time() < deadline:
+            records = await consumer.getmany(timeout_ms=200, max_records=settings.max_batch)
+            got = sum(len(msgs) for msgs in records.values())
+            if got and not seen:
+                first = loop.time()
+            elif seen:
+                counted += got
+            seen += got
+        return counted, loop.time() - first
+    finally:
+        await consumer.stop()
