@@ -1,0 +1,65 @@
+"""An engine process for the crash and scale-out benchmarks.
+
+The same engine as ``correlator run`` (Kafka source, Kafka sink, Redis store), plus: it prints
+``started`` once its first batch is in and ``consumed N`` as it goes, and it exits by itself
+(after a final flush) once ``--done-file`` exists and nothing has arrived for ``--idle-exit-s``.
+
+    python -m correlator.bench.perf_runner --config engine.yaml --done-file produced.flag
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from correlator.bench.perf_env import create_topics, new_engine
+from correlator.config import load_settings
+
+__all__ = ["main"]
+
+
+async def _run(config: Path, done_file: Path, idle_exit_s: float) -> int:
+    settings = load_settings(config)
+    await create_topics(settings)
+    engine = new_engine(settings)
+    await engine.start()
+    seen, idle_since, reported = 0, time.monotonic(), 0.0
+    try:
+        while True:
+            got = await engine.step()
+            now = time.monotonic()
+            if got:
+                if not seen:
+                    print("started", flush=True)
+                seen += got
+                idle_since = now
+            if now - reported > 1.0:
+                print(f"consumed {seen}", flush=True)
+                reported = now
+            if _exists(done_file) and now - idle_since > idle_exit_s:
+                break
+        await engine.flush()
+        print(f"finished {seen}", flush=True)
+    finally:
+        await engine.stop()
+    return 0
+
+
+def _exists(path: Path) -> bool:
+    return path.exists()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m correlator.bench.perf_runner")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--done-file", required=True)
+    parser.add_argument("--idle-exit-s", type=float, default=6.0)
+    args = parser.parse_args(argv)
+    return asyncio.run(_run(Path(args.config), Path(args.done_file), args.idle_exit_s))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
