@@ -181,8 +181,11 @@ class DetectStage:
                 signal=obs.signal,
                 severity=Severity.INFO,
                 summary=f"{obs.service} logged a new message shape: {obs.detail[:160]}",
+                observed=obs.value,  # lines of the new shape in the batch that found it
+                expected=0.0,  # never seen before
                 score=self.settings.threshold,
                 series=labels["series"],
+                window_s=self.settings.window_s,
                 starts_at=at,
                 last_seen_at=at,
                 ends_at=at + timedelta(seconds=self.settings.new_template_alert_s),
