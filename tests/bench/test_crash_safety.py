@@ -1,0 +1,38 @@
+"""Crash safety on the real broker and Redis: SIGKILLed engine processes lose and add nothing.
+
+Runs ``correlator.bench.crash`` small: an uninterrupted engine process and one SIGKILLed
+twice (the second time with Redis, restarted on its AOF), both on the demo's known fault.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from correlator.bench.crash import compare, crash_case
+from correlator.model.incident import IncidentStatus
+from correlator.runtime import EmbeddedBroker, EmbeddedRedis
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.mark.xfail(
+    reason="known (issue 7 report): a restarted engine replays from offsets committed before "
+    "its model checkpoint and rebuilds partly-emitted windows, so incidents can differ",
+    strict=False,
+)
+async def test_sigkilled_engine_loses_and_duplicates_no_incident(tmp_path: Path) -> None:
+    with (
+        EmbeddedBroker(tmp_path / "broker") as broker,
+        EmbeddedRedis(tmp_path / "redis", persistent=True) as redis,
+    ):
+        reference = await crash_case("ref", broker, redis, tmp_path, kills=0)
+        crashed = await crash_case(
+            "crash", broker, redis, tmp_path, kills=2, redis_kill_at=1, seed=3
+        )
+    assert crashed.kills == 2 and crashed.redis_restarts == 1
+    [incident] = [c.incident for c in reference.latest.values()]
+    assert incident.status is IncidentStatus.RESOLVED
+    assert incident.root_causes[0].entity == "payments-db"
+    assert compare(reference, crashed) == []
