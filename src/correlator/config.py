@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
+from correlator.act.settings import ActSettings
 from correlator.errors import ConfigError
 from correlator.serve.settings import ServeSettings
 
@@ -155,6 +156,7 @@ class Settings(_Section):
     correlate: CorrelateSettings = Field(default_factory=CorrelateSettings)
     runbooks_dir: Path | None = Path("runbooks")
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    act: ActSettings = Field(default_factory=ActSettings)
 
 
 def _env_overrides(environ: Mapping[str, str], prefix: str = "CORRELATOR_") -> dict[str, Any]:

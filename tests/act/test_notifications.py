@@ -56,7 +56,7 @@ async def test_pagerduty_trigger_acknowledge_resolve(
 
     [opened] = await executor.handle(change(incident_id="inc-7"))
     [acked] = await executor.handle(
-        change("updated", incident_id="inc-7", version=2, labels={"acknowledged": "true"})
+        change("acknowledged", incident_id="inc-7", version=2, labels={"acknowledged_by": "ana"})
     )
     [resolved] = await executor.handle(change("resolved", incident_id="inc-7", version=3))
 

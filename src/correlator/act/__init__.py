@@ -7,34 +7,15 @@ Public API, grouped::
     running     Executor, RunbookWorker, run_worker, ActSettings
     safety      Approvals (approve/reject), set_kill_switch
     audit       AuditLog, ExecutionRecord, StepRecord, ExecutionStatus, StepStatus, Reason
+
+The names load on first use, so ``correlator.config`` can import ``correlator.act.settings``
+without pulling in the executor (and without an import cycle).
 """
 
-from correlator.act.actions import (
-    ActionConfig,
-    ActionDeps,
-    ActionFailedError,
-    ActionRefusedError,
-    ActionRegistry,
-    ActionSpec,
-    default_registry,
-    register_action,
-)
-from correlator.act.approval import ApprovalError, Approvals
-from correlator.act.audit import AuditLog
-from correlator.act.consumer import RunbookWorker, run_worker
-from correlator.act.executor import Executor
-from correlator.act.guards import kill_switch_on, set_kill_switch
-from correlator.act.loader import Problem, check_runbooks, load_runbooks
-from correlator.act.records import (
-    ExecutionRecord,
-    ExecutionStatus,
-    Reason,
-    StepRecord,
-    StepStatus,
-)
-from correlator.act.runbook import Runbook
-from correlator.act.settings import ActSettings
-from correlator.act.template import TemplateError
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __all__ = [
     "ActSettings",
@@ -65,3 +46,40 @@ __all__ = [
     "run_worker",
     "set_kill_switch",
 ]
+
+_HOMES = {
+    "ActSettings": "correlator.act.settings",
+    "ActionConfig": "correlator.act.actions",
+    "ActionDeps": "correlator.act.actions",
+    "ActionFailedError": "correlator.act.actions",
+    "ActionRefusedError": "correlator.act.actions",
+    "ActionRegistry": "correlator.act.actions",
+    "ActionSpec": "correlator.act.actions",
+    "ApprovalError": "correlator.act.approval",
+    "Approvals": "correlator.act.approval",
+    "AuditLog": "correlator.act.audit",
+    "ExecutionRecord": "correlator.act.records",
+    "ExecutionStatus": "correlator.act.records",
+    "Executor": "correlator.act.executor",
+    "Problem": "correlator.act.loader",
+    "Reason": "correlator.act.records",
+    "Runbook": "correlator.act.runbook",
+    "RunbookWorker": "correlator.act.consumer",
+    "StepRecord": "correlator.act.records",
+    "StepStatus": "correlator.act.records",
+    "TemplateError": "correlator.act.template",
+    "check_runbooks": "correlator.act.loader",
+    "default_registry": "correlator.act.actions",
+    "kill_switch_on": "correlator.act.guards",
+    "load_runbooks": "correlator.act.loader",
+    "register_action": "correlator.act.actions",
+    "run_worker": "correlator.act.consumer",
+    "set_kill_switch": "correlator.act.guards",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'correlator.act' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

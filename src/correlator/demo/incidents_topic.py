@@ -8,7 +8,7 @@ from correlator.config import KafkaSettings
 from correlator.model.incident import IncidentChange
 from correlator.transport.kafka import KafkaSource
 
-__all__ = ["read_changes", "latest_versions"]
+__all__ = ["latest_versions", "read_changes"]
 
 
 async def read_changes(

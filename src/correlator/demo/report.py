@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from correlator.act.records import ExecutionRecord
 from correlator.model.incident import Incident
 
-__all__ = ["render_incidents"]
+__all__ = ["render_executions", "render_incidents"]
 
 
 def render_incidents(incidents: Sequence[Incident], top: int = 3) -> str:
@@ -37,3 +38,22 @@ def render_incidents(incidents: Sequence[Incident], top: int = 3) -> str:
             lines.extend(f"      - {e.kind}: {e.detail}" for e in inc.root_causes[0].evidence)
         lines.append("")
     return "\n".join(lines)
+
+
+def render_executions(records: Sequence[ExecutionRecord]) -> str:
+    """One block per runbook execution: what matched, its status, each step as rendered."""
+    if not records:
+        return "No runbook matched.\n"
+    lines: list[str] = []
+    for rec in records:
+        mode = "dry-run" if rec.dry_run else "live"
+        lines.append(
+            f"runbook {rec.runbook} for {rec.incident_id} v{rec.version} ({rec.change.value}): "
+            f"{rec.status.value} [{mode}, {rec.reason.value}]"
+        )
+        for step in rec.steps:
+            shown = step.rendered.get("argv") or step.rendered.get("url") or step.rendered
+            lines.append(f"    {step.name} ({step.action}): {step.status.value}  {shown}")
+            if step.output:
+                lines.append(f"      {step.output.splitlines()[0][:160]}")
+    return "\n".join(lines) + "\n"

@@ -8,7 +8,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from correlator.act import ExecutionRecord
 from correlator.config import Settings
+from correlator.demo.act_dry_run import run_runbooks
 from correlator.demo.incidents_topic import latest_versions, read_changes
 from correlator.demo.produce import scenario_messages, stream_scenario
 from correlator.demo.scenario import Scenario
@@ -44,17 +46,24 @@ class DemoResult:
     alerts: int
     events: int
     elapsed_s: float
-    stats: dict[str, float] = field(default_factory=dict)
+    executions: list[ExecutionRecord] = field(default_factory=list)
 
 
-def demo_settings(bootstrap: str, redis_url: str, topology_dir: Path | None) -> Settings:
-    """Settings of the demo: the embedded services and the shipped topology."""
+def demo_settings(
+    bootstrap: str, redis_url: str, topology_dir: Path | None, runbooks_dir: Path | None
+) -> Settings:
+    """Settings of the demo: the embedded services, the shipped topology and runbooks.
+
+    Runbooks run in dry-run (the default); kubectl is allowlisted so the remediation
+    runbook shows the exact command it would run.
+    """
     return Settings.model_validate(
         {
             "kafka": {"bootstrap_servers": bootstrap, "group_id": "correlator-demo"},
             "redis": {"url": redis_url},
             "correlate": {"topology_dir": topology_dir},
-            "runbooks_dir": None,
+            "runbooks_dir": runbooks_dir,
+            "act": {"dry_run": True, "command_allowlist": ["kubectl"]},
         }
     )
 
@@ -110,6 +119,10 @@ async def run_scenario(
     ) as st:
         stored = await IncidentRepository(st).recent(limit=1000)
     incidents = sorted((c.incident for c in current.values()), key=lambda i: i.opened_at)
+    executions: list[ExecutionRecord] = []
+    if settings.runbooks_dir is not None:
+        ids = [i.incident_id for i in incidents]
+        executions = await run_runbooks(settings, len(changes), ids)
     return DemoResult(
         incidents=incidents,
         stored=stored,
@@ -120,16 +133,18 @@ async def run_scenario(
         alerts=engine.stats.alerts,
         events=engine.stats.events,
         elapsed_s=time.monotonic() - started,
+        executions=executions,
     )
 
 
 def run_demo(
     work_dir: Path,
     topology_dir: Path | None,
+    runbooks_dir: Path | None = None,
     scenario: Scenario | None = None,
     limit_s: float = 300.0,
 ) -> DemoResult:
     """Start the embedded broker and Redis, run the demo, stop them again."""
     with EmbeddedBroker(work_dir / "broker") as broker, EmbeddedRedis(work_dir / "redis") as redis:
-        settings = demo_settings(broker.bootstrap_servers, redis.url, topology_dir)
+        settings = demo_settings(broker.bootstrap_servers, redis.url, topology_dir, runbooks_dir)
         return asyncio.run(run_scenario(settings, scenario or Scenario(), limit_s))
