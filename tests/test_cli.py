@@ -36,7 +36,7 @@ def test_topology_prints_the_declared_graph(capsys: pytest.CaptureFixture[str]) 
     assert main(["topology", "--dir", str(repo / "topology")]) == 0
     out = capsys.readouterr().out
     assert "payments -> payments-db  [declared]" in out
-    assert "9 services" in out
+    assert "services (9)" in out
 
 
 def test_bad_config_is_a_clear_error_not_a_traceback(

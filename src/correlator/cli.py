@@ -26,28 +26,46 @@ log = logging.getLogger("correlator")
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from correlator.demo.report import render_incidents
+    from correlator.demo.report import render_executions, render_incidents
     from correlator.demo.run import run_demo
 
     topology = Path(args.topology) if args.topology else None
-    result = run_demo(Path(args.work_dir), topology)
+    runbooks = Path(args.runbooks) if args.runbooks else None
+    result = run_demo(Path(args.work_dir), topology, runbooks)
     print(render_incidents(result.incidents))
-    top = (
-        result.incidents[0].root_causes[0].entity
-        if result.incidents and result.incidents[0].root_causes
-        else None
-    )
+    if runbooks is not None:
+        print("Runbooks the act worker ran for these incidents (dry-run: nothing was executed):")
+        print(render_executions(result.executions))
+    first = result.incidents[0] if result.incidents else None
+    top = first.root_causes[0].entity if first and first.root_causes else None
     print(
         f"{result.records_sent} records streamed ({result.events} telemetry events), "
         f"{result.dead_lettered} dead-lettered, {result.alerts} alerts -> "
         f"{len(result.incidents)} incident(s), {result.changes_on_topic} change events on the "
-        f"incidents topic, {len(result.stored)} in Redis; {result.elapsed_s:.1f}s"
+        f"incidents topic, {len(result.stored)} in Redis, {len(result.executions)} runbook "
+        f"executions; {result.elapsed_s:.1f}s"
     )
     print(f"injected fault: {result.root_cause}; top-ranked root cause: {top}")
     out = Path(args.out)
     out.write_text(json.dumps([i.model_dump(mode="json") for i in result.incidents], indent=2))
     print(f"incidents written to {out}")
     return 0 if top == result.root_cause else 1
+
+
+def _act(args: argparse.Namespace) -> int:
+    from correlator.act import run_worker
+
+    settings = load_settings(Path(args.config) if args.config else None)
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop=stop)
+
+    asyncio.run(work())
+    return 0
 
 
 async def _run_engine(args: argparse.Namespace) -> int:
@@ -150,16 +168,6 @@ async def _send_records(
     return 0
 
 
-def _topology(args: argparse.Namespace) -> int:
-    from correlator.correlate.topology import load_topology
-
-    graph = load_topology(Path(args.dir))
-    for caller, callee, data in sorted(graph.graph.edges(data=True)):
-        print(f"{caller} -> {callee}  [{data['source']}]")
-    print(f"{graph.graph.number_of_nodes()} services, {graph.graph.number_of_edges()} edges")
-    return 0
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="correlator",
@@ -180,6 +188,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--topology", default="topology", help="declared topology folder ('' for none)"
     )
+    demo.add_argument("--runbooks", default="runbooks", help="runbook folder ('' for none)")
     demo.add_argument("--out", default="demo-incidents.json", help="file for the incidents as JSON")
     demo.set_defaults(func=_demo)
 
@@ -218,17 +227,50 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--config", help="settings YAML file")
     replay.set_defaults(func=_replay)
 
-    topo = sub.add_parser("topology", help="print the declared topology graph")
-    topo.add_argument("--dir", default="topology")
-    topo.set_defaults(func=_topology)
+    act = sub.add_parser(
+        "act",
+        help="run the runbook executor on the incidents topic (its own consumer group)",
+        description="Matches every incident change against runbooks/*.yaml and runs the "
+        "matching steps: dry-run unless act.dry_run is false and the runbook says so too.",
+    )
+    act.add_argument("--config", help="settings YAML file")
+    act.set_defaults(func=_act)
+
+    from correlator.act import cli as act_cli
+
+    runbooks = sub.add_parser(
+        "runbooks",
+        help="validate runbook files",
+        description="`correlator runbooks check [DIR]` validates every runbook and prints "
+        "file:line: field: problem for each error.",
+    )
+    act_cli.add_arguments(runbooks)
+    runbooks.set_defaults(func=act_cli.run)
+
+    from correlator.correlate import cli as topology_cli
+
+    topo = sub.add_parser(
+        "topology",
+        help="print the topology graph, each edge with its source",
+        description="Services from the topology folder and every edge marked declared, "
+        "learned or both (with call counts).",
+    )
+    topology_cli.add_arguments(topo)
+    topo.set_defaults(func=topology_cli.run)
 
     bench = sub.add_parser("bench", help="benchmarks that print their numbers")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from correlator.bench import loghub, nab
+    from correlator.bench import crash, latency, loghub, memory, nab, noise, petshop, throughput
 
-    benches = {
+    benches: dict[str, tuple[Any, str]] = {
         "nab": (nab, "metric detector on the Numenta Anomaly Benchmark, NAB-scored"),
         "loghub": (loghub, "log template mining accuracy (GA/PA) on Loghub-2k"),
+        "petshop": (petshop, "root-cause ranking top-1/top-3 and specificity on PetShop"),
+        "noise": (noise, "alerts in -> incidents out on the demo scenario, 1 and 2 faults"),
+        "throughput": (throughput, "engine events/s against a bare aiokafka consumer"),
+        "latency": (latency, "produce -> incident change p50/p99 at half the maximum rate"),
+        "memory": (memory, "RSS and bytes per series at 10k/100k/1M series, with the cap"),
+        "crash": (crash, "SIGKILL the engine, Redis and members; compare with a clean run"),
     }
     for name, (module, summary) in benches.items():
         bench_parser = bench_sub.add_parser(name, help=summary, description=summary)

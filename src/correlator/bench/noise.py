@@ -24,7 +24,7 @@ from correlator.store import MemoryStateStore
 from correlator.transport import MemorySink
 from correlator.transport.memory import MemorySource
 
-__all__ = ["NoiseResult", "affected", "main", "measure"]
+__all__ = ["NoiseResult", "add_arguments", "affected", "main", "measure", "run"]
 
 
 @dataclass(frozen=True)
@@ -80,10 +80,13 @@ async def measure(label: str, scenario: Scenario, settings: Settings) -> NoiseRe
     return NoiseResult(label, engine.stats.alerts, incidents, mixed, top1)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m correlator.bench.noise", description=__doc__)
-    parser.add_argument("--second-fault", default="catalog-cache")
-    args = parser.parse_args(argv)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--second-fault", default="catalog-cache", help="service of the unrelated second fault"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
     settings = Settings.model_validate({"runbooks_dir": None})
     runs = [
         ("one fault (payments-db)", Scenario()),
@@ -106,6 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stdout,
         )
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="correlator bench noise", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 if __name__ == "__main__":
