@@ -9,19 +9,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 
+from correlator.cli import main
 from correlator.config import Settings
 from correlator.demo.produce import scenario_messages, stream_scenario
 from correlator.demo.scenario import Scenario
 from correlator.runtime import free_port
+from correlator.store.base import WriteBatch
 from correlator.store.incidents import IncidentRepository
 from correlator.store.redis import RedisStateStore
 from correlator.transport.admin import ensure_topics
-from correlator.transport.kafka import KafkaSink
+from correlator.transport.kafka import KafkaSink, KafkaSource
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
@@ -83,3 +86,62 @@ def test_run_with_api_processes_the_stream_serves_it_and_stops_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     assert code == 0, log.read_text()
+
+
+def _config_file(settings: Settings, tmp_path: Path) -> Path:
+    config = settings.model_dump(mode="json")
+    config["redis"]["url"] = settings.redis.url.get_secret_value()
+    path = tmp_path / "correlator.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_run_with_an_unreachable_broker_exits_2_and_says_what_to_check(
+    settings: Settings, tmp_path: Path
+) -> None:
+    closed = settings.model_copy(
+        update={"kafka": settings.kafka.model_copy(update={"bootstrap_servers": "127.0.0.1:1"})}
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRELATOR_")}
+    proc = subprocess.run(
+        [*ENGINE, "run", "--config", str(_config_file(closed, tmp_path))],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "engine could not start" in proc.stderr
+    assert "check that Kafka answers at 127.0.0.1:1" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_start_that_fails_after_the_ports_opened_closes_every_one_of_them(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def corrupt_saved_templates() -> None:
+        url = settings.redis.url.get_secret_value()
+        async with RedisStateStore(url, settings.redis.key_prefix) as store:
+            batch = WriteBatch()
+            batch.put("logs:template-miner", b"not json")
+            await store.write(batch)
+
+    asyncio.run(corrupt_saved_templates())
+    started: list[object] = []
+    stopped: list[object] = []
+    for cls in (RedisStateStore, KafkaSink, KafkaSource):
+        monkeypatch.setattr(cls, "start", _recording(cls.start, started))  # type: ignore[attr-defined]
+        monkeypatch.setattr(cls, "stop", _recording(cls.stop, stopped))  # type: ignore[attr-defined]
+    code = main(["run", "--config", str(_config_file(settings, tmp_path))])
+    assert code == 2
+    assert {type(p) for p in started} == {RedisStateStore, KafkaSink, KafkaSource}
+    assert {id(p) for p in started} <= {id(p) for p in stopped}
+
+
+def _recording(method: Any, calls: list[object]) -> Any:
+    async def wrapper(self: object) -> None:
+        await method(self)
+        calls.append(self)
+
+    return wrapper

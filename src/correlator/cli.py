@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from correlator.config import KafkaSettings, Settings, load_settings
-from correlator.errors import CorrelatorError
+from correlator.errors import CorrelatorError, ServiceStartError
 from correlator.model.message import RawMessage
 
 if TYPE_CHECKING:
@@ -69,28 +69,28 @@ def _act(args: argparse.Namespace) -> int:
 
 
 async def _run_engine(args: argparse.Namespace) -> int:
-    from correlator.transport.admin import ensure_topics
+    """Run the engine until SIGINT/SIGTERM.
 
+    A failure to start the first time is fatal (:class:`ServiceStartError`, exit code 2)
+    with everything started so far closed; once the engine has run, it restarts after
+    retriable errors (crash-only: state comes back from Redis and committed offsets).
+    """
     settings = load_settings(Path(args.config) if args.config else None)
-    topics = settings.topics
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     backoff = 1.0
+    ran = False
     while not stop.is_set():
         try:
-            await ensure_topics(
-                settings.kafka,
-                [*topics.decoders(), topics.incidents, topics.dead_letter],
-                topics.partitions,
-            )
-            await _engine_until(settings, stop, args.api, args.host, args.port)
+            engine = await _started_engine(settings)
+            ran = True
+            await _engine_until(engine, settings, stop, args.api, args.host, args.port)
             backoff = 1.0
         except CorrelatorError as exc:
-            if not exc.retriable:
+            if not (ran and (exc.retriable or isinstance(exc, ServiceStartError))):
                 raise
-            # Crash-only: rebuild from Redis state and committed offsets after a pause.
             log.warning("engine stopped: %s; restarting in %.0fs", exc, backoff)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff)
@@ -98,26 +98,67 @@ async def _run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _engine_until(
-    settings: Settings,
-    stop: asyncio.Event,
-    with_api: bool = False,
-    host: str | None = None,
-    port: int | None = None,
-) -> None:
+async def _started_engine(settings: Settings) -> Engine:
+    """Create the topics, build the engine and start it.
+
+    On any failure every port already started (Redis, producer, consumer) is stopped and
+    :class:`ServiceStartError` says what to check; a bad topology stays a ``ConfigError``.
+    """
     from correlator.pipeline import build_engine
     from correlator.store.redis import RedisStateStore
+    from correlator.transport.admin import ensure_topics
     from correlator.transport.kafka import KafkaSink, KafkaSource
 
     topics = settings.topics
+    hint = (
+        f"check that Kafka answers at {settings.kafka.bootstrap_servers} (kafka.*) and Redis "
+        "at redis.url, then run again"
+    )
+    try:
+        await ensure_topics(
+            settings.kafka,
+            [*topics.decoders(), topics.incidents, topics.dead_letter],
+            topics.partitions,
+        )
+    except CorrelatorError as exc:
+        raise ServiceStartError(f"engine could not start: {exc}; {hint}") from exc
     engine = build_engine(
         settings,
         source=KafkaSource(settings.kafka, list(topics.decoders())),
         sink=KafkaSink(settings.kafka),
         store=RedisStateStore(settings.redis.url.get_secret_value(), settings.redis.key_prefix),
     )
-    await engine.start()
+    try:
+        await engine.start()
+    except BaseException as exc:
+        await _close_ports(engine)
+        if isinstance(exc, CorrelatorError) and not exc.retriable:
+            raise  # bad saved state or settings: its message says what to do
+        if isinstance(exc, Exception):
+            raise ServiceStartError(f"engine could not start: {exc}; {hint}") from exc
+        raise
     log.info("engine started topics=%s", ",".join(topics.decoders()))
+    return engine
+
+
+async def _close_ports(engine: Engine) -> None:
+    """Stop the engine's source, sink and store, whichever of them started."""
+    for port in (engine.source, engine.sink, engine.store):
+        try:
+            await port.stop()
+        except Exception:
+            log.debug("closing %s after a failed start", type(port).__name__, exc_info=True)
+
+
+async def _engine_until(
+    engine: Engine,
+    settings: Settings,
+    stop: asyncio.Event,
+    with_api: bool = False,
+    host: str | None = None,
+    port: int | None = None,
+) -> None:
+    """Step a started engine until ``stop`` is set (serving the API too with ``with_api``)."""
     api = _api_server(settings, engine, host, port) if with_api else None
     api_task = asyncio.create_task(api.serve()) if api else None
     try:
