@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from correlator.correlate.topology import TopologyGraph
-from correlator.model.alert import Alert
+from correlator.model.alert import Alert, AlertStatus
 from correlator.model.incident import Incident
 
-__all__ = ["choose_incident", "incident_id_for"]
+__all__ = ["active_services", "choose_incident", "incident_id_for"]
 
 
 def incident_id_for(alert: Alert) -> str:
@@ -28,6 +28,25 @@ def incident_id_for(alert: Alert) -> str:
     return "inc-" + hashlib.blake2b(seed.encode(), digest_size=6).hexdigest()
 
 
+def active_services(incident: Incident, at: datetime, window: timedelta) -> set[str]:
+    """Services of the incident's alerts still firing, or that ended within ``window`` of ``at``.
+
+    Only these relate a new alert to the incident: a service whose alert is long over no
+    longer draws unrelated alerts in (an incident does not snowball through stale members).
+    """
+    horizon = at - window
+    out = set()
+    for a in incident.alerts:
+        end = (
+            a.ends_at
+            if a.ends_at is not None
+            else (None if a.status is AlertStatus.FIRING else a.last_seen_at)
+        )
+        if end is None or end >= horizon:
+            out.add(a.service)
+    return out
+
+
 def choose_incident(
     alert: Alert,
     candidates: Iterable[Incident],
@@ -36,30 +55,58 @@ def choose_incident(
     max_hops: int,
     directed: bool = True,
 ) -> Incident | None:
-    """The nearest open incident the alert belongs to, or None to open a new one.
+    """The open incident the alert belongs to, or None to open a new one.
 
-    ``directed``: related means one service calls towards the other within ``max_hops``
-    (a caller's symptom joins its callee's cause); two callees of one caller are not
-    related through it. Otherwise any undirected path within ``max_hops`` relates them.
+    Only the incident's active services (see :func:`active_services`) relate. With
+    ``directed``, relations follow the direction of the cause:
+
+    * **below**: the alert's service calls an active service of the incident within
+      ``max_hops`` (its symptom can come from that incident's cause); preferred;
+    * **above**: an active service of the incident calls the alert's service and is not yet
+      explained by another of its active services below it (the new alert may be its cause).
+
+    A shared caller with two candidate causes joins the nearest (then the closest in time),
+    and a service already explained by one cause never lets an unrelated fault in through it,
+    so two faults under one caller stay two incidents. Without ``directed`` any undirected
+    path within ``max_hops`` relates them.
     """
-    distance = topology.directed_hops if directed else topology.hops
-    best: tuple[int, float, Incident] | None = None
+    below = topology.downstream(alert.service, max_hops) if directed else {}
+    above = topology.upstream(alert.service, max_hops) if directed else {}
+    reach: dict[str, dict[str, int]] = {}
+
+    def explained(service: str, services: set[str]) -> bool:
+        if service not in reach:
+            reach[service] = topology.downstream(service, max_hops)
+        return any(s != service and s in reach[service] for s in services)
+
+    best: tuple[tuple[int, int, float], Incident] | None = None
     for incident in candidates:
+        if alert.starts_at < incident.opened_at - window:
+            continue
+        services = active_services(incident, alert.starts_at, window)
+        if not services:
+            continue
+        if directed:
+            down = min((below[s] for s in services if s in below), default=None)
+            up = min(
+                (above[s] for s in services if s in above and not explained(s, services)),
+                default=None,
+            )
+            relation = (0, down) if down is not None else (1, up) if up is not None else None
+        else:
+            hops = min(
+                (
+                    d
+                    for d in (topology.hops(alert.service, s, max_hops) for s in services)
+                    if d is not None
+                ),
+                default=None,
+            )
+            relation = None if hops is None else (0, hops)
+        if relation is None:
+            continue
         last = max(a.last_seen_at for a in incident.alerts)
-        gap = abs((alert.starts_at - last).total_seconds())
-        if alert.starts_at > last + window or alert.starts_at < incident.opened_at - window:
-            continue
-        hops = min(
-            (
-                d
-                for d in (distance(alert.service, s, max_hops) for s in incident.services)
-                if d is not None
-            ),
-            default=None,
-        )
-        if hops is None:
-            continue
-        key = (hops, gap)
-        if best is None or key < (best[0], best[1]):
-            best = (hops, gap, incident)
-    return best[2] if best else None
+        key = (relation[0], relation[1], abs((alert.starts_at - last).total_seconds()))
+        if best is None or key < best[0]:
+            best = (key, incident)
+    return best[1] if best else None

@@ -118,6 +118,34 @@ class TopologyGraph:
                 best = int(dist)
         return best
 
+    def downstream(self, service: str, limit: int) -> dict[str, int]:
+        """Services ``service`` calls within ``limit`` hops (itself at 0), with their distance.
+
+        >>> g = TopologyGraph()
+        >>> g.learn("web", "api", 1, 0.0); g.learn("api", "db", 1, 0.0)
+        >>> g.downstream("web", 2), g.downstream("cache", 2)
+        ({'web': 0, 'api': 1, 'db': 2}, {'cache': 0})
+        """
+        if service not in self.graph:
+            return {service: 0}
+        found = nx.single_source_shortest_path_length(self.graph, service, cutoff=limit)
+        return {n: int(d) for n, d in found.items()}
+
+    def upstream(self, service: str, limit: int) -> dict[str, int]:
+        """Services that call ``service`` within ``limit`` hops (itself at 0), with distance.
+
+        >>> g = TopologyGraph()
+        >>> g.learn("web", "api", 1, 0.0); g.learn("api", "db", 1, 0.0)
+        >>> g.upstream("db", 1)
+        {'db': 0, 'api': 1}
+        """
+        if service not in self.graph:
+            return {service: 0}
+        found = nx.single_source_shortest_path_length(
+            self.graph.reverse(copy=False), service, cutoff=limit
+        )
+        return {n: int(d) for n, d in found.items()}
+
     def callees(self, service: str) -> list[str]:
         return list(self.graph.successors(service)) if service in self.graph else []
 
