@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check services clean
+.PHONY: demo demo-serve test lint typecheck check services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ services:
 
 demo: $(STAMP) services
 	$(VENV)/bin/correlator demo
+
+# The demo, then its incident API on 127.0.0.1:8080 until Ctrl-C (docs/api-examples.md).
+demo-serve: $(STAMP) services
+	$(VENV)/bin/correlator demo --serve
 
 test: $(STAMP) services
 	$(PY) -m pytest

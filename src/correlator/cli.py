@@ -18,6 +18,7 @@ from correlator.errors import CorrelatorError, ServiceStartError
 from correlator.model.message import RawMessage
 
 if TYPE_CHECKING:
+    from correlator.demo.run import DemoResult
     from correlator.pipeline import Engine
 
 __all__ = ["main"]
@@ -26,14 +27,35 @@ log = logging.getLogger("correlator")
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from correlator.demo.report import render_executions, render_incidents
     from correlator.demo.run import run_demo
+    from correlator.demo.serve import DemoServe, serve_demo, with_demo_token
 
     topology = Path(args.topology) if args.topology else None
     runbooks = Path(args.runbooks) if args.runbooks else None
-    result = run_demo(Path(args.work_dir), topology, runbooks)
+    serve = DemoServe(args.host, args.port, args.token) if args.serve else None
+    if serve is not None:
+        serve.check()  # before the demo runs, not after
+    codes: list[int] = []
+
+    def report_then_serve(settings: Settings, result: DemoResult) -> None:
+        codes.append(_demo_report(result, runbooks is not None, Path(args.out)))
+        if serve is not None:
+            from correlator.demo.report import render_serve_banner
+
+            print(render_serve_banner(serve.base_url, serve.token), flush=True)
+            serve_demo(with_demo_token(settings, serve))
+            print("API stopped; stopping the demo's broker and Redis")
+
+    run_demo(Path(args.work_dir), topology, runbooks, then=report_then_serve)
+    return codes[0]
+
+
+def _demo_report(result: DemoResult, with_runbooks: bool, out: Path) -> int:
+    """Print the demo's incidents and figures; 0 when the injected fault is ranked first."""
+    from correlator.demo.report import render_executions, render_incidents
+
     print(render_incidents(result.incidents))
-    if runbooks is not None:
+    if with_runbooks:
         print("Runbooks the act worker ran for these incidents (dry-run: nothing was executed):")
         print(render_executions(result.executions))
     first = result.incidents[0] if result.incidents else None
@@ -46,7 +68,6 @@ def _demo(args: argparse.Namespace) -> int:
         f"executions; {result.elapsed_s:.1f}s"
     )
     print(f"injected fault: {result.root_cause}; top-ranked root cause: {top}")
-    out = Path(args.out)
     out.write_text(json.dumps([i.model_dump(mode="json") for i in result.incidents], indent=2))
     print(f"incidents written to {out}")
     return 0 if top == result.root_cause else 1
@@ -218,6 +239,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    from correlator.demo.serve import DEMO_TOKEN
+
     demo = sub.add_parser(
         "demo",
         help="run the bundled scenario through an embedded broker and Redis and print incidents",
@@ -231,6 +254,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--runbooks", default="runbooks", help="runbook folder ('' for none)")
     demo.add_argument("--out", default="demo-incidents.json", help="file for the incidents as JSON")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="then keep serving the incident API over the demo's data until Ctrl-C "
+        "(examples: docs/api-examples.md)",
+    )
+    demo.add_argument("--host", default="127.0.0.1", help="API listen address with --serve")
+    demo.add_argument("--port", type=int, default=8080, help="API listen port with --serve")
+    demo.add_argument(
+        "--token",
+        default=DEMO_TOKEN,
+        help="bearer token (read, write, approve) of the API with --serve; 16+ characters",
+    )
     demo.set_defaults(func=_demo)
 
     run = sub.add_parser(

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from correlator.act.records import ExecutionRecord
 from correlator.model.incident import Incident
 
-__all__ = ["render_executions", "render_incidents"]
+__all__ = ["render_executions", "render_incidents", "render_serve_banner"]
 
 
 def render_incidents(incidents: Sequence[Incident], top: int = 3) -> str:
@@ -57,3 +57,19 @@ def render_executions(records: Sequence[ExecutionRecord]) -> str:
             if step.output:
                 lines.append(f"      {step.output.splitlines()[0][:160]}")
     return "\n".join(lines) + "\n"
+
+
+def render_serve_banner(base_url: str, token: str) -> str:
+    """What ``correlator demo --serve`` prints once the demo is done: where and how to call."""
+    return "\n".join(
+        [
+            "",
+            f"Serving the incident API over the demo's data at {base_url} (Ctrl-C stops it).",
+            f"Token (scopes read, write, approve): {token}",
+            "Try, in another terminal (more in docs/api-examples.md):",
+            f"  export API={base_url} TOKEN={token}",
+            '  curl -s -H "Authorization: Bearer $TOKEN" "$API/incidents?service=payments-db"',
+            f"Web view: {base_url}/ui?token={token}",
+            "",
+        ]
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,8 +144,16 @@ def run_demo(
     runbooks_dir: Path | None = None,
     scenario: Scenario | None = None,
     limit_s: float = 300.0,
+    then: Callable[[Settings, DemoResult], None] | None = None,
 ) -> DemoResult:
-    """Start the embedded broker and Redis, run the demo, stop them again."""
+    """Start the embedded broker and Redis, run the demo, stop them again.
+
+    ``then`` runs while they are still up, with the demo's settings and result (for
+    ``correlator demo --serve``: report, then serve the API until interrupted).
+    """
     with EmbeddedBroker(work_dir / "broker") as broker, EmbeddedRedis(work_dir / "redis") as redis:
         settings = demo_settings(broker.bootstrap_servers, redis.url, topology_dir, runbooks_dir)
-        return asyncio.run(run_scenario(settings, scenario or Scenario(), limit_s))
+        result = asyncio.run(run_scenario(settings, scenario or Scenario(), limit_s))
+        if then is not None:
+            then(settings, result)
+        return result
