@@ -153,3 +153,31 @@ def test_template_match_is_frozen() -> None:
     match = TemplateMatch(template_id="1", template="a <*>", is_new=True)
     with pytest.raises(AttributeError):
         match.is_new = False  # type: ignore[misc]
+
+
+def _corpus() -> list[str]:
+    lines = []
+    for n in range(300):
+        lines.append(f"handled request in {n % 37 / 10:.1f} ms")
+        lines.append(f"call to svc-{n % 5:03d} failed: 503")
+        lines.append(f"worker {['alpha', 'beta', 'gamma'][n % 3]}{n % 4} finished job")
+        lines.append(f"Received block blk_{n % 11} of size {n % 7} from /10.0.0.{n % 13}")
+        lines.append(f"user {n % 9} logged {'in' if n % 2 else 'out'}")
+    return lines
+
+
+@pytest.mark.parametrize("max_clusters", [5000, 3], ids=["roomy", "evicting"])
+def test_repeated_lines_match_as_without_the_line_cache(max_clusters: int) -> None:
+    config = LogTemplateConfig(max_clusters=max_clusters)
+    cached, plain = LogTemplateMiner(config), LogTemplateMiner(config, cache_size=0)
+    for line in _corpus():
+        assert cached.add(line, with_params=True) == plain.add(line, with_params=True), line
+    assert cached.templates() == plain.templates()
+    assert cached.to_bytes() == plain.to_bytes()
+
+
+def test_a_full_line_cache_starts_over_and_still_matches() -> None:
+    cached, plain = LogTemplateMiner(cache_size=4), LogTemplateMiner(cache_size=0)
+    for line in _corpus()[:200]:
+        assert cached.add(line) == plain.add(line)
+    assert len(cached._by_line) <= 4

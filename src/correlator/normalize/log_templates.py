@@ -49,6 +49,7 @@ __all__ = [
 ]
 
 _STATE_VERSION: Final = 1
+_CACHE_SIZE: Final = 50_000
 
 
 class LogTemplateStateError(CorrelatorError):
@@ -98,8 +99,11 @@ class TemplateMatch:
 class LogTemplateMiner:
     """Streaming template miner (Drain3) with generic masks and byte persistence."""
 
-    def __init__(self, config: LogTemplateConfig | None = None) -> None:
+    def __init__(
+        self, config: LogTemplateConfig | None = None, *, cache_size: int = _CACHE_SIZE
+    ) -> None:
         self.config = config or LogTemplateConfig()
+        self.cache_size = cache_size
         self._miner = TemplateMiner(config=_drain3_config(self.config))
         if self.config.split_plain_words:
             self._miner.drain = _word_aware_drain(self._miner.drain)
@@ -111,6 +115,9 @@ class LogTemplateMiner:
         # jsonpickle state, so it is kept here and replayed on restore.
         self._recency: dict[int, None] = {}
         self._public_cache: dict[str, str] = {}
+        # Line text, raw and masked, to the cluster it joined (see ``add``).
+        self._by_line: dict[str, int] = {}
+        self._by_masked: dict[str, int] = {}
 
     @property
     def template_count(self) -> int:
@@ -118,18 +125,58 @@ class LogTemplateMiner:
         return len(self._miner.drain.id_to_cluster)
 
     def add(self, message: str, *, with_params: bool = False) -> TemplateMatch:
-        """Mine one message body; ``with_params`` also extracts the variable values."""
-        result: dict[str, Any] = self._miner.add_log_message(message)
-        cluster_id = int(result["cluster_id"])
+        """Mine one message body; ``with_params`` also extracts the variable values.
+
+        A line whose text (or masked text) was seen before goes back to the cluster it
+        joined then, counted and touched as Drain would (an identical line leaves a
+        template as it is), without masking and searching the prefix tree again.
+        """
+        cluster = self._cached_cluster(message)
+        if cluster is None:
+            masked = self._miner.masker.mask(message)
+            cluster = self._cached_cluster(masked, self._by_masked)
+            if cluster is None:
+                return self._add_to_drain(message, masked, with_params)
+            self._remember(self._by_line, message, cluster.cluster_id)
+        cluster.size += 1
+        self._touch(cluster.cluster_id)
+        raw_template = cluster.get_template()
+        return TemplateMatch(
+            template_id=str(cluster.cluster_id),
+            template=self._public_template(raw_template),
+            is_new=False,
+            params=self._params(raw_template, message) if with_params else None,
+        )
+
+    def _add_to_drain(self, message: str, masked: str, with_params: bool) -> TemplateMatch:
+        cluster, change_type = self._miner.drain.add_log_message(masked)
+        cluster_id = int(cluster.cluster_id)
         self._touch(cluster_id)
-        raw_template = str(result["template_mined"])
-        params = self._params(raw_template, message) if with_params else None
+        self._remember(self._by_line, message, cluster_id)
+        self._remember(self._by_masked, masked, cluster_id)
+        raw_template = cluster.get_template()
         return TemplateMatch(
             template_id=str(cluster_id),
             template=self._public_template(raw_template),
-            is_new=result["change_type"] == "cluster_created",
-            params=params,
+            is_new=change_type == "cluster_created",
+            params=self._params(raw_template, message) if with_params else None,
         )
+
+    def _cached_cluster(self, text: str, cache: dict[str, int] | None = None) -> Any:
+        """The live cluster ``text`` joined before, or None (also if since evicted)."""
+        cluster_id = (self._by_line if cache is None else cache).get(text)
+        if cluster_id is None:
+            return None
+        clusters = self._miner.drain.id_to_cluster
+        if cluster_id not in clusters:
+            return None
+        return clusters[cluster_id]  # a read moves the cluster to most recent
+
+    def _remember(self, cache: dict[str, int], text: str, cluster_id: int) -> None:
+        if len(cache) >= self.cache_size:
+            cache.clear()
+        if self.cache_size:
+            cache[text] = cluster_id
 
     def templates(self) -> dict[str, str]:
         """Current template text per template id."""
