@@ -21,13 +21,14 @@ exists whose ``equal`` labels have the same values (a missing label counts as em
 alert matching both sides does not inhibit itself. ``target_depends_on_source`` adds the
 topology: the target's service must call the source's service, directly or not.
 
-Silences also live in the state store (``SilenceRepository``) so ``serve`` can add them and
-the correlate stage loads them at start.
+Silences also live in the state store (``SilenceRepository``) so ``serve`` can add and
+delete them; the engine loads them at start and ``SilenceLoader`` keeps them current.
 """
 
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -47,6 +48,7 @@ __all__ = [
     "Matcher",
     "Rules",
     "Silence",
+    "SilenceLoader",
     "SilenceRepository",
     "alert_labels",
     "load_rules",
@@ -207,9 +209,14 @@ def load_rules(path: Path | None) -> Rules:
 
 
 class SilenceRepository:
-    """Silences in the state store: ``silence:<id>`` documents, indexed by end time."""
+    """Silences in the state store: ``silence:<id>`` documents, indexed by end time.
+
+    Every change also rewrites ``silences:version``, so a reader (:class:`SilenceLoader`)
+    learns with one GET whether it must read the silences again.
+    """
 
     INDEX = "silences:by-end"
+    VERSION = "silences:version"
 
     def __init__(self, store: StateStore) -> None:
         self.store = store
@@ -217,11 +224,27 @@ class SilenceRepository:
     def add_to(self, batch: WriteBatch, silence: Silence) -> None:
         batch.put(f"silence:{silence.id}", silence.model_dump_json().encode())
         batch.index_add(self.INDEX, silence.id, silence.ends_at.timestamp())
+        batch.put(self.VERSION, uuid.uuid4().hex.encode())
 
     async def put(self, silence: Silence) -> None:
         batch = WriteBatch()
         self.add_to(batch, silence)
         await self.store.write(batch)
+
+    async def get(self, silence_id: str) -> Silence | None:
+        blob = await self.store.get(f"silence:{silence_id}")
+        return None if blob is None else Silence.model_validate_json(blob)
+
+    async def delete(self, silence_id: str) -> None:
+        batch = WriteBatch()
+        batch.delete(f"silence:{silence_id}")
+        batch.index_remove(self.INDEX, silence_id)
+        batch.put(self.VERSION, uuid.uuid4().hex.encode())
+        await self.store.write(batch)
+
+    async def version(self) -> bytes | None:
+        """Changes whenever a silence is added, replaced or deleted."""
+        return await self.store.get(self.VERSION)
 
     async def current(self, now: datetime, limit: int = 10_000) -> list[Silence]:
         """Silences not yet ended at ``now`` (active or scheduled)."""
@@ -233,3 +256,29 @@ class SilenceRepository:
         ]
         blobs = await self.store.get_many([f"silence:{i}" for i in ids])
         return [Silence.model_validate_json(b) for b in blobs if b is not None]
+
+
+class SilenceLoader:
+    """Keeps the store's silences in a correlate stage's ``silences``, without a restart.
+
+    Build it before the stage adopts store silences, so it knows which ids came from the
+    rules file (those stay). :meth:`refresh` costs one GET while nothing changed; after a
+    change it adds the store's current silences and drops the ones deleted there.
+    """
+
+    def __init__(self, repository: SilenceRepository, configured: Iterable[str] = ()) -> None:
+        self.repository = repository
+        self.configured = frozenset(configured)
+        self._version: bytes | None = None
+
+    async def refresh(self, silences: dict[str, Silence], now: datetime) -> bool:
+        """Bring ``silences`` in step with the store; True when they were read again."""
+        version = await self.repository.version()
+        if version is None or version == self._version:
+            return False
+        current = {s.id: s for s in await self.repository.current(now)}
+        for gone in [i for i in silences if i not in current and i not in self.configured]:
+            del silences[gone]
+        silences.update(current)
+        self._version = version
+        return True
