@@ -42,6 +42,7 @@ from correlator.correlate.stage import CorrelateStage
 from correlator.correlate.topology import ServiceSpec, TopologyGraph
 from correlator.detect.registry import detector_factory_for
 from correlator.detect.stage import DetectStage
+from correlator.model.alert import AlertStatus
 from correlator.model.incident import ChangeKind, Incident
 from correlator.model.observation import Observation, Signal
 from correlator.rank.ranker import RankWeights
@@ -110,6 +111,8 @@ def default_config() -> PetShopConfig:
         topology_dir=None,
         learn_topology=False,
         fingerprint_labels=["service", "entity", "signal", "series"],
+        # flapping over hours of 5-minute rows, not minutes of 10-second windows
+        flap_window_s=6 * 3600.0,
     )
     return PetShopConfig(detect=detect, correlate=correlate)
 
@@ -207,9 +210,23 @@ class Replay:
             for change in pending:
                 if change.change is ChangeKind.OPENED:
                     self.opened.append(change.incident.incident_id)
-                if change.change is not ChangeKind.RESOLVED:
+                if _grew(change.incident, ts):
                     active[change.incident.incident_id] = change.incident
         return list(active.values())
+
+
+def _grew(incident: Incident, ts: float) -> bool:
+    """The incident got a firing alert (new or re-fired) at ``ts``.
+
+    Resolves do not count, nor re-fires of an alert the engine marked flapping (a flapping
+    alert opens no incident; its re-fires only update it).
+    """
+    return any(
+        a.status is AlertStatus.FIRING
+        and a.last_seen_at.timestamp() >= ts
+        and a.labels.get("flapping") != "true"
+        for a in incident.alerts
+    )
 
 
 def scored_incident(incidents: Sequence[Incident], node: str, metric: str) -> Incident | None:

@@ -17,8 +17,7 @@ def incident_id_for(alert: Alert) -> str:
     """A deterministic id from the first alert, so a replay recreates the same incident.
 
     >>> from datetime import UTC, datetime
-    >>> from correlator.model.observation import Signal
-    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>>     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> a = Alert(fingerprint="f1", service="db", entity="db", signal=Signal.LATENCY_P99,
     ...           starts_at=t, last_seen_at=t)
     >>> incident_id_for(a) == incident_id_for(a.model_copy())
@@ -106,7 +105,11 @@ def choose_incident(
         if relation is None:
             continue
         last = max(a.last_seen_at for a in incident.alerts)
-        key = (relation[0], relation[1], abs((alert.starts_at - last).total_seconds()))
+        key = (
+            relation[0],
+            relation[1],
+            abs((alert.starts_at - last).total_seconds()),
+        )
         if best is None or key < best[0]:
             best = (key, incident)
     return best[1] if best else None

@@ -128,7 +128,9 @@ def rank_root_causes(
     first = {s: min(a.starts_at for a in alerts if a.service == s) for s in services}
     t0, t1 = min(first.values()), max(first.values())
     span = (t1 - t0).total_seconds() or 1.0
-    precedence = {s: 1.0 - (first[s] - t0).total_seconds() / span for s in services}
+    # a service seen only through request-rate changes (load) earns little for being first
+    signal = {s: max(_signal_weight(a, w) for a in alerts if a.service == s) for s in services}
+    precedence = {s: signal[s] * (1.0 - (first[s] - t0).total_seconds() / span) for s in services}
     magnitude = _normalise(_magnitude(alerts, w))
     scored = {
         s: w.propagation * propagation.get(s, 0.0)
