@@ -18,6 +18,7 @@ from correlator.errors import CorrelatorError, ServiceStartError
 from correlator.model.message import RawMessage
 
 if TYPE_CHECKING:
+    from correlator.correlate.rules import SilenceLoader
     from correlator.demo.run import DemoResult
     from correlator.pipeline import Engine
 
@@ -105,9 +106,9 @@ async def _run_engine(args: argparse.Namespace) -> int:
     ran = False
     while not stop.is_set():
         try:
-            engine = await _started_engine(settings)
+            engine, silences = await _started_engine(settings)
             ran = True
-            await _engine_until(engine, settings, stop, args.api, args.host, args.port)
+            await _engine_until(engine, silences, settings, stop, args.api, args.host, args.port)
             backoff = 1.0
         except CorrelatorError as exc:
             if not (ran and (exc.retriable or isinstance(exc, ServiceStartError))):
@@ -119,12 +120,13 @@ async def _run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _started_engine(settings: Settings) -> Engine:
-    """Create the topics, build the engine and start it.
+async def _started_engine(settings: Settings) -> tuple[Engine, SilenceLoader]:
+    """Create the topics, build the engine and start it; also its silence loader.
 
     On any failure every port already started (Redis, producer, consumer) is stopped and
     :class:`ServiceStartError` says what to check; a bad topology stays a ``ConfigError``.
     """
+    from correlator.correlate.rules import SilenceLoader, SilenceRepository
     from correlator.pipeline import build_engine
     from correlator.store.redis import RedisStateStore
     from correlator.transport.admin import ensure_topics
@@ -149,6 +151,8 @@ async def _started_engine(settings: Settings) -> Engine:
         sink=KafkaSink(settings.kafka),
         store=RedisStateStore(settings.redis.url.get_secret_value(), settings.redis.key_prefix),
     )
+    # before start: the silences the stage holds now are the rules file's, kept on reloads
+    silences = SilenceLoader(SilenceRepository(engine.store), configured=engine.correlate.silences)
     try:
         await engine.start()
     except BaseException as exc:
@@ -159,7 +163,7 @@ async def _started_engine(settings: Settings) -> Engine:
             raise ServiceStartError(f"engine could not start: {exc}; {hint}") from exc
         raise
     log.info("engine started topics=%s", ",".join(topics.decoders()))
-    return engine
+    return engine, silences
 
 
 async def _close_ports(engine: Engine) -> None:
@@ -173,17 +177,23 @@ async def _close_ports(engine: Engine) -> None:
 
 async def _engine_until(
     engine: Engine,
+    silences: SilenceLoader,
     settings: Settings,
     stop: asyncio.Event,
     with_api: bool = False,
     host: str | None = None,
     port: int | None = None,
 ) -> None:
-    """Step a started engine until ``stop`` is set (serving the API too with ``with_api``)."""
+    """Step a started engine until ``stop`` is set (serving the API too with ``with_api``).
+
+    Before each batch, silences added or deleted in the store (``/silences``) are picked
+    up: one Redis GET of their version while nothing changed.
+    """
     api = _api_server(settings, engine, host, port) if with_api else None
     api_task = asyncio.create_task(api.serve()) if api else None
     try:
         while not stop.is_set():
+            await silences.refresh(engine.correlate.silences, engine.clock.now())
             await engine.step()
     finally:
         if api is not None and api_task is not None:

@@ -20,6 +20,7 @@ from correlator.serve import (
     routes_executions,
     routes_incidents,
     routes_ops,
+    routes_silences,
     routes_topology,
     web,
 )
@@ -43,7 +44,8 @@ __all__ = ["create_app"]
 
 _DESCRIPTION = """
 Query and act on the incidents correlator finds, see the service topology, approve runbook
-executions, send alerts the way Prometheus sends them to Alertmanager, and scrape metrics.
+executions, send alerts the way Prometheus sends them to Alertmanager, silence alerts for a
+maintenance window (the engine picks silences up without a restart), and scrape metrics.
 
 Authenticate with `Authorization: Bearer <token>`; tokens and their scopes (`read`, `write`,
 `approve`) come from `serve.tokens`. Every change to an incident is published to the
@@ -126,6 +128,7 @@ def create_app(
         routes_topology,
         routes_executions,
         routes_alerts,
+        routes_silences,
         routes_ops,
         web,
     ):
@@ -136,7 +139,7 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
     return app

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from correlator.correlate.rules import Matcher, MatchType
 from correlator.model.alert import Alert, Severity
 from correlator.model.incident import ChangeKind, Evidence, IncidentStatus
 
@@ -25,6 +27,8 @@ __all__ = [
     "PostableAlert",
     "RankedRootCause",
     "RunbookView",
+    "SilenceBody",
+    "SilenceView",
     "SplitBody",
     "TimelineEntry",
     "TopologyEdge",
@@ -213,3 +217,60 @@ class PostableAlert(BaseModel):
         if self.starts_at and self.ends_at and self.ends_at < self.starts_at:
             raise ValueError("endsAt is before startsAt")
         return self
+
+
+MatcherText = Annotated[str, Field(min_length=3, max_length=1000)]
+
+
+class SilenceBody(_Body):
+    """A new silence (maintenance window), as Alertmanager users write them."""
+
+    matchers: list[MatcherText] = Field(
+        min_length=1,
+        max_length=50,
+        description="All must match: name=value, name!=value, name=~regex or name!~regex, "
+        "on the alert's labels plus service, entity, signal and severity",
+        examples=[["service=payments-db", "signal=~latency_.*"]],
+    )
+    starts_at: AwareDatetime | None = Field(None, description="Default: now")
+    ends_at: AwareDatetime
+    created_by: str = Field("", max_length=200, description="Default: the token's name")
+    comment: str = Field("", max_length=2000)
+
+    @field_validator("matchers")
+    @classmethod
+    def _parse(cls, matchers: list[str]) -> list[str]:
+        for text in matchers:
+            matcher = Matcher.parse(text)  # ValueError says what the form is
+            if matcher.type in (MatchType.REGEX, MatchType.NOT_REGEX):
+                try:
+                    re.compile(f"^(?:{matcher.value})$")
+                except re.error as exc:
+                    raise ValueError(f"matcher {text!r}: bad regex: {exc}") from exc
+        return matchers
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _utc(cls, when: datetime | None) -> datetime | None:
+        try:
+            return None if when is None else when.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError("date out of range") from exc
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> SilenceBody:
+        if self.starts_at and self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class SilenceView(BaseModel):
+    """A silence as stored, with its state now."""
+
+    id: str
+    matchers: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    comment: str
+    state: Literal["active", "pending", "expired"]
