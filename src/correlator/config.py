@@ -120,6 +120,19 @@ class DetectSettings(_Section):
     )
 
 
+#: Identifying labels of an external alert: what it is and where; annotations, values and
+#: volatile labels (pod, replica, timestamps) are left out so their churn is one alert.
+DEFAULT_EXTERNAL_FINGERPRINT_LABELS = (
+    "alertname",
+    "service",
+    "job",
+    "namespace",
+    "cluster",
+    "instance",
+    "severity",
+)
+
+
 class CorrelateSettings(_Section):
     window_s: float = Field(300.0, gt=0, description="Alerts this close in time may group")
     max_hops: int = Field(3, ge=0, description="Topology distance within which alerts group")
@@ -133,8 +146,10 @@ class CorrelateSettings(_Section):
     )
     reopen_grace_s: float = Field(600.0, ge=0)
     flap_max_transitions: int = Field(
-        6, ge=2, description="Fire/resolve transitions of one alert within flap_window_s "
-        "beyond which it is marked flapping and opens no incident"
+        6,
+        ge=2,
+        description="Fire/resolve transitions of one alert within flap_window_s "
+        "beyond which it is marked flapping and opens no incident",
     )
     flap_window_s: float = Field(1800.0, gt=0)
     learned_edge_max_age_s: float | None = Field(
@@ -142,6 +157,13 @@ class CorrelateSettings(_Section):
     )
     rules_file: Path | None = Field(None, description="Silences and inhibit rules (YAML)")
     fingerprint_labels: list[str] = Field(default_factory=lambda: ["service", "entity", "signal"])
+    external_fingerprint_labels: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXTERNAL_FINGERPRINT_LABELS),
+        min_length=1,
+        description="Labels whose values identify an external (Alertmanager) alert, like "
+        "Alertmanager's group_by or Keep's fingerprint fields; labels an alert lacks are "
+        "skipped; ['...'] uses every label",
+    )
     topology_dir: Path | None = Path("topology")
     learn_topology: bool = True
 

@@ -33,3 +33,22 @@ def test_scores_are_ordered_and_evidence_names_the_alerts() -> None:
     assert [c.score for c in ranked] == sorted((c.score for c in ranked), reverse=True)
     assert ranked[0].entity == "api"
     assert "api latency_p99" in ranked[0].evidence[0].detail
+
+
+def test_an_early_request_rate_change_alone_does_not_outrank_the_faulty_service() -> None:
+    from correlator.model.observation import Signal
+
+    graph = TopologyGraph()
+    for name, calls in {"web": ["search"], "search": ["metadata"], "metadata": []}.items():
+        graph.declare(ServiceSpec(name=name, depends_on=calls))
+    # metadata's request rate moved first (load), then search got slow and web with it
+    rate = alert("metadata", 0, Signal.REQUEST_RATE).model_copy(
+        update={"observed": 0.02, "expected": 0.0}
+    )
+    slow = [
+        alert(name, 300, signal).model_copy(update={"observed": 30.0, "expected": 6.0})
+        for name in ("search", "web")
+        for signal in (Signal.LATENCY_P50, Signal.LATENCY_P99)
+    ]
+    ranked = rank_root_causes([rate, *slow], graph)
+    assert ranked[0].entity == "search"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
-from correlator.model.alert import Alert, AlertStatus
+from correlator.model.alert import Alert, AlertStatus, fingerprint_of
+from correlator.model.observation import Signal
 
-__all__ = ["DedupReason", "merge_alert"]
+__all__ = ["ALL_LABELS", "DedupReason", "external_fingerprint", "merge_alert", "rekey_external"]
+
+#: In a fingerprint label list, stands for every label (Alertmanager's ``group_by: ['...']``).
+ALL_LABELS = "..."
 
 
 class DedupReason(StrEnum):
@@ -53,3 +58,31 @@ def merge_alert(known: Alert | None, incoming: Alert) -> tuple[Alert | None, Ded
         }
     )
     return merged, DedupReason.REFIRED if refired else DedupReason.REPEAT
+
+
+def external_fingerprint(labels: Mapping[str, str], fields: Sequence[str]) -> str:
+    """The dedup key of an external alert from the ``fields`` it has (all with ``...``).
+
+    An alert holding none of the fields falls back to all its labels, so unrelated alerts
+    never share a key.
+
+    >>> fields = ["alertname", "service"]
+    >>> a = {"alertname": "HighLatency", "service": "db", "pod": "db-7f9c"}
+    >>> b = {"alertname": "HighLatency", "service": "db", "pod": "db-x2k1"}
+    >>> external_fingerprint(a, fields) == external_fingerprint(b, fields)
+    True
+    >>> external_fingerprint(a, ["..."]) == external_fingerprint(b, ["..."])
+    False
+    """
+    if ALL_LABELS in fields:
+        return fingerprint_of(dict(labels))
+    chosen = {k: labels[k] for k in fields if k in labels}
+    return fingerprint_of(chosen or dict(labels))
+
+
+def rekey_external(alert: Alert, fields: Sequence[str]) -> Alert:
+    """The alert with its fingerprint from ``fields`` when it came from outside, else as is."""
+    if alert.signal is not Signal.EXTERNAL_ALERT:
+        return alert
+    key = external_fingerprint(alert.labels, fields)
+    return alert if key == alert.fingerprint else alert.model_copy(update={"fingerprint": key})

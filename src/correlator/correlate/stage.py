@@ -16,7 +16,7 @@ from enum import StrEnum
 import networkx as nx
 
 from correlator.config import CorrelateSettings
-from correlator.correlate.dedup import DedupReason, merge_alert
+from correlator.correlate.dedup import DedupReason, merge_alert, rekey_external
 from correlator.correlate.grouping import choose_incident, incident_id_for
 from correlator.correlate.rules import Rules, Silence
 from correlator.correlate.topology import TopologyGraph
@@ -90,8 +90,9 @@ class CorrelateStage:
         if self.settings.learned_edge_max_age_s is not None:
             self.topology.age_out(now.timestamp(), self.settings.learned_edge_max_age_s)
         self._resolve_quiet(now, changed)
+        fields = self.settings.external_fingerprint_labels
         for alert in sorted(alerts, key=lambda a: a.last_seen_at):
-            self._take(alert, changed)
+            self._take(rekey_external(alert, fields), changed)
         return [PendingChange(self.incidents[i], kind) for i, kind in changed.items()]
 
     def _take(self, alert: Alert, changed: dict[str, ChangeKind]) -> None:
