@@ -1,17 +1,25 @@
 """The engine: the one place that wires the stages together.
 
-One step takes a batch from the source and runs it through
-decode → normalize → detect → correlate → rank → publish. Dead letters and incident
-changes are acknowledged by the broker, the store is written in one transaction, and only
-then are offsets committed. Records that fed a still-open event-time window are committed
-once the window has closed, so a crash never loses what a window had not yet emitted.
+One step takes a batch from the source and runs it through decode → normalize → detect,
+then queues alerts and call edges by event time; each event-time tick the watermark
+completes runs correlate → rank → version (``correlator.timeline``), so batch boundaries
+never change an incident.
+
+Delivery: the engine's whole state (windows, templates, open incidents, queued ticks, the
+watermark) and the offsets it has consumed are written as one snapshot, in one store
+transaction with the changed models and the incident changes of that batch (queued in an
+outbox). Then the changes are sent and the offsets committed. A batch with incident changes
+always ends with a snapshot; others are snapshotted every ``checkpoint_every_s``. A restart
+restores the snapshot, re-sends its outbox and resumes at its offsets, so replayed records
+are processed exactly as the first time and nothing a consumer sees changes.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-from collections.abc import Callable, Sequence
+import pickle
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -24,6 +32,7 @@ from correlator.detect.base import Detector
 from correlator.detect.checkpoint import ModelCheckpoints
 from correlator.detect.external import from_alert_event
 from correlator.detect.registry import detector_factory_for
+from correlator.detect.series import SeriesState
 from correlator.detect.stage import DetectStage
 from correlator.ingest.decode_stage import Decoded, DecodeStage
 from correlator.ingest.decoders.base import Decoder
@@ -38,12 +47,16 @@ from correlator.publish.stage import PublishStage
 from correlator.rank.stage import RankStage
 from correlator.store.base import StateStore, WriteBatch
 from correlator.store.incidents import IncidentRepository
-from correlator.transport.base import Sink, Source
+from correlator.store.snapshot import SnapshotError, SnapshotRepository, dumps, loads
+from correlator.timeline import TickQueue
+from correlator.transport.base import Resumable, Sink, Source
 
 __all__ = ["Engine", "EngineStats", "build_engine"]
 
 log = logging.getLogger(__name__)
 _MINER_KEY = "logs:template-miner"
+_SNAPSHOT_VERSION = 1
+_MAX_EVICTED_PENDING = 10_000
 
 
 @dataclass
@@ -76,6 +89,7 @@ class Engine:
         topology: TopologyGraph,
         clock: Clock | None = None,
         keep_published: bool = False,
+        scope: str = "all",
     ) -> None:
         self.settings = settings
         self.source, self.sink, self.store = source, sink, store
@@ -99,33 +113,45 @@ class Engine:
         self.publish = PublishStage(sink, self.incidents, settings.topics.incidents)
         self.stats = EngineStats()
         self._keep_published = keep_published
-        self._uncommitted: list[tuple[float, list[RawMessage]]] = []
-        self._high: dict[tuple[str, int], tuple[float, float]] = {}
+        self.snapshots = SnapshotRepository(store, scope)
+        self.ticks = TickQueue(edge_delay_s=settings.detect.window_s)
+        self.positions: dict[tuple[str, int], int] = {}
+        self._high: dict[tuple[str, int], float] = {}
+        self._seen: dict[tuple[str, int], float] = {}
+        self._evicted: dict[str, SeriesState] = {}
         self.watermark = 0.0
-        self._last_checkpoint = 0.0
-        self._templates_known = 0
+        self._last_snapshot = 0.0
 
     async def start(self) -> None:
-        """Start the ports and restore state (open incidents, log templates)."""
+        """Start the ports; restore the last snapshot (or the open incidents) and its outbox."""
         for port in (self.store, self.sink, self.source):
             await port.start()
-        self.correlate.restore(await self.incidents.open_incidents())
         self.correlate.add_silences(await self.silences.current(self.clock.now()))
         blob = await self.store.get(_MINER_KEY)
         if blob is not None:
             self.miner = LogTemplateMiner.from_bytes(blob)
             self.normalize.logs.miner = self.miner
-        self._templates_known = self.miner.template_count
-        self._last_checkpoint = self.clock.monotonic()
+        snapshot = await self.snapshots.load()
+        if snapshot is not None:
+            self._restore(snapshot)
+        else:
+            self.correlate.restore(await self.incidents.open_incidents())
+        outbox = await self.snapshots.outbox()
+        if outbox:
+            await self.publish.send(outbox)
+            await self.snapshots.clear_outbox()
+        self._last_snapshot = self.clock.monotonic()
 
     async def stop(self) -> None:
-        """Checkpoint models and stop the ports (source first, so nothing new arrives)."""
-        await self.source.stop()
+        """Snapshot (committing the offsets) and stop the ports."""
         try:
             await self.checkpoint()
         finally:
-            await self.sink.stop()
-            await self.store.stop()
+            try:
+                await self.source.stop()
+            finally:
+                await self.sink.stop()
+                await self.store.stop()
 
     async def step(self, timeout_s: float | None = None) -> int:
         """Process one batch; return how many records it had."""
@@ -135,27 +161,25 @@ class Engine:
         return len(batch)
 
     async def process(self, batch: Sequence[RawMessage], flush: bool = False) -> None:
-        """Run one batch through every stage; commit what is durable."""
+        """Run one batch through every stage; snapshot and commit when it changed incidents."""
         decoded, normalized, events = self._ingest(batch, flush)
-        for edge in normalized.edges:
-            self.topology.learn(edge.caller, edge.callee, edge.count, edge.ts)
         unknown = self.detect.unknown(normalized.observations)
         if unknown:
-            self.detect.restore(await self.checkpoints.load(unknown))
+            self.detect.restore(await self._load_series(unknown))
         detected = self.detect.process(normalized.observations)
+        self._evicted.update(detected.evicted)
         alerts = detected.alerts + [from_alert_event(e) for e in normalized.external_alerts]
-        pending = self.correlate.process(alerts, self._now())
-        ranked = self.rank.process(pending)
-        await self.publish.rebase(ranked)
-        changes = PublishStage.version(ranked)
+        self.ticks.add(alerts, normalized.edges)
+        changes = await self._run_ticks(flush)
+        for msg in batch:
+            key = (msg.topic, msg.partition)
+            if msg.offset >= self.positions.get(key, 0):
+                self.positions[key] = msg.offset + 1
 
-        writes = WriteBatch()
         await self.sink.send(decoded.dead_letters)
-        published = await self.publish.process(changes, writes)
-        self.checkpoints.add_to(writes, detected.evicted)
-        self._queue_models_and_templates(writes, flush)
-        await self.store.write(writes)
-        await self._commit(batch, flush)
+        published: list[IncidentChange] = []
+        if changes or flush or self._snapshot_due():
+            published = await self._snapshot(changes)
         self._count(decoded.consumed, events, normalized.observations, detected.anomalies)
         self.stats.alerts += len(alerts)
         self.stats.dead_lettered += len(decoded.dead_letters)
@@ -178,7 +202,7 @@ class Engine:
             decoded = self.decode.process(batch)
             self._advance_watermark(decoded.high_ts)
             if flush and self._high:
-                self.watermark = max(self.watermark, max(ts for ts, _ in self._high.values()))
+                self.watermark = max(self.watermark, max(self._high.values()))
             normalized = self.normalize.process(decoded.events, self.watermark, flush=flush)
             events = len(decoded.events)
             decoded.events.clear()
@@ -188,63 +212,125 @@ class Engine:
         return decoded, normalized, events
 
     async def flush(self) -> None:
-        """Close every open window and commit everything (end of a replay, or shutdown)."""
+        """Close every open window, run every queued tick, snapshot and commit."""
         await self.process([], flush=True)
 
     def _advance_watermark(self, high_ts: dict[tuple[str, int], float]) -> None:
-        """Event time: the lowest latest-time over the busy partitions of windowed topics.
+        """Event time: the lowest latest-time over the busy partitions of telemetry topics.
 
-        Only span and log topics feed event-time windows, so only they hold time back; a
-        partition silent for ``idle_partition_s`` of wall time stops holding it back.
+        Span, log and metric partitions hold time back (a tick runs only once each of them
+        is past it); a partition silent for ``idle_partition_s`` of wall time stops holding
+        it back, which only matters when a partition stops receiving data.
         """
         wall = self.clock.monotonic()
+        timed = (
+            self.settings.topics.spans,
+            self.settings.topics.logs,
+            self.settings.topics.metrics,
+        )
         for key, ts in high_ts.items():
-            previous = self._high.get(key, (ts, wall))[0]
-            self._high[key] = (max(ts, previous), wall)
+            if key[0] in timed:
+                self._high[key] = max(ts, self._high.get(key, ts))
+                self._seen[key] = wall
         idle = self.settings.detect.idle_partition_s
-        windowed = (self.settings.topics.spans, self.settings.topics.logs)
-        active = [
-            ts
-            for (topic, _), (ts, seen) in self._high.items()
-            if topic in windowed and wall - seen <= idle
-        ]
+        active = [ts for key, ts in self._high.items() if wall - self._seen[key] <= idle]
         if active:
             self.watermark = max(self.watermark, min(active))
         elif self._high:
-            self.watermark = max(self.watermark, max(ts for ts, _ in self._high.values()))
+            self.watermark = max(self.watermark, max(self._high.values()))
 
-    def _now(self) -> datetime:
-        if self.watermark:
-            return datetime.fromtimestamp(self.watermark, UTC)
-        return self.clock.now()
+    async def _run_ticks(self, flush: bool) -> list[IncidentChange]:
+        """Correlate, rank and version every tick the watermark completed."""
+        changes: list[IncidentChange] = []
+        for end, alerts, edges in self.ticks.ready(self.watermark, self._busy, flush=flush):
+            for edge in edges:
+                self.topology.learn(edge.caller, edge.callee, edge.count, edge.ts)
+            pending = self.correlate.process(alerts, datetime.fromtimestamp(end, UTC))
+            ranked = self.rank.process(pending)
+            if ranked:
+                await self.publish.rebase(ranked)
+                changes.extend(PublishStage.version(ranked))
+        return changes
 
-    def _queue_models_and_templates(self, writes: WriteBatch, force: bool) -> None:
-        due = (
-            self.clock.monotonic() - self._last_checkpoint
-            >= self.settings.detect.checkpoint_every_s
+    def _busy(self) -> bool:
+        return any(True for _ in self.correlate.open_incidents())
+
+    async def _load_series(self, keys: Sequence[str]) -> dict[str, SeriesState]:
+        """States of ``keys`` evicted since the last snapshot, else from their checkpoints."""
+        found = {k: self._evicted.pop(k) for k in keys if k in self._evicted}
+        rest = [k for k in keys if k not in found]
+        if rest:
+            found.update(await self.checkpoints.load(rest))
+        return found
+
+    def _snapshot_due(self) -> bool:
+        every = self.settings.detect.checkpoint_every_s
+        return (
+            self.clock.monotonic() - self._last_snapshot >= every
+            or len(self._evicted) > _MAX_EVICTED_PENDING
         )
-        if self.miner.template_count != self._templates_known or force or due:
-            writes.put(_MINER_KEY, self.miner.to_bytes())
-            self._templates_known = self.miner.template_count
-        if force or due:
-            self.checkpoints.add_to(writes, {k: self.detect.series[k] for k in self.detect.dirty})
-            self.detect.dirty.clear()
-            self._last_checkpoint = self.clock.monotonic()
 
     async def checkpoint(self) -> None:
-        """Write every dirty model and the template miner now."""
-        writes = WriteBatch()
-        self._queue_models_and_templates(writes, force=True)
-        await self.store.write(writes)
+        """Snapshot now and commit the offsets it covers."""
+        await self._snapshot([])
 
-    async def _commit(self, batch: Sequence[RawMessage], flush: bool) -> None:
-        if batch:
-            self._uncommitted.append((self.normalize.watermark, list(batch)))
-        horizon = self.watermark - 2 * self.settings.detect.window_s
-        ready = [b for ts, b in self._uncommitted if flush or ts <= horizon]
-        self._uncommitted = [(ts, b) for ts, b in self._uncommitted if not (flush or ts <= horizon)]
-        if ready:
-            await self.source.commit([m for b in ready for m in b])
+    async def _snapshot(self, changes: Sequence[IncidentChange]) -> list[IncidentChange]:
+        """Write state, models, offsets and changes in one transaction; then send and commit.
+
+        Returns the changes sent (those not published before).
+        """
+        writes = WriteBatch()
+        fresh = await self.publish.prepare(changes, writes)
+        self.checkpoints.add_to(writes, self._evicted)
+        self._evicted.clear()
+        self.checkpoints.add_to(writes, {k: self.detect.series[k] for k in self.detect.dirty})
+        self.detect.dirty.clear()
+        writes.put(_MINER_KEY, self.miner.to_bytes())
+        self.snapshots.add_to(writes, dumps(self._state(), {"miner": self.miner}), fresh)
+        await self.store.write(writes)
+        if fresh:
+            await self.publish.send(fresh)
+            await self.snapshots.clear_outbox()
+        if self.positions:
+            await self.source.commit(_offset_records(self.positions))
+        self._last_snapshot = self.clock.monotonic()
+        return fresh
+
+    def _state(self) -> dict[str, object]:
+        return {
+            "version": _SNAPSHOT_VERSION,
+            "normalize": self.normalize,
+            "topology": self.topology,
+            "correlate": self.correlate.state(),
+            "ticks": self.ticks,
+            "watermark": self.watermark,
+            "high": self._high,
+            "detect_latest_ts": self.detect.latest_ts,
+            "positions": self.positions,
+        }
+
+    def _restore(self, blob: bytes) -> None:
+        """Adopt a snapshot and resume the source at its offsets."""
+        try:
+            state = loads(blob, {"miner": self.miner})
+            state = state if state.get("version") == _SNAPSHOT_VERSION else {}
+            self.normalize = state["normalize"]
+            self.topology = self.correlate.topology = self.rank.topology = state["topology"]
+            self.correlate.load_state(state["correlate"])
+            self.ticks = state["ticks"]
+            self.watermark = state["watermark"]
+            self._high = state["high"]
+            self.detect.latest_ts = state["detect_latest_ts"]
+            self.positions = state["positions"]
+        except (pickle.UnpicklingError, AttributeError, EOFError, ImportError, KeyError) as exc:
+            raise SnapshotError(
+                f"engine snapshot {self.snapshots.state_key!r} cannot be restored ({exc}); "
+                "delete that key to start from the committed offsets without it"
+            ) from exc
+        wall = self.clock.monotonic()
+        self._seen = dict.fromkeys(self._high, wall)
+        if isinstance(self.source, Resumable):
+            self.source.resume_from(self.positions)
 
     def _count(
         self, consumed: dict[str, int], events: int, observations: Sequence[object], anomalies: int
@@ -257,6 +343,11 @@ class Engine:
         self.stats.batches += 1
 
 
+def _offset_records(positions: Mapping[tuple[str, int], int]) -> list[RawMessage]:
+    """Placeholder records whose commit sets each partition's offset to ``positions``."""
+    return [RawMessage(t, None, partition=p, offset=o - 1) for (t, p), o in positions.items()]
+
+
 def build_engine(
     settings: Settings,
     *,
@@ -266,6 +357,7 @@ def build_engine(
     clock: Clock | None = None,
     detector_factory: Callable[[Signal], Detector] | None = None,
     keep_published: bool = False,
+    scope: str = "all",
 ) -> Engine:
     """Wire an engine from settings with the registered decoders and detector."""
     max_bytes = settings.kafka.max_message_bytes
@@ -284,4 +376,5 @@ def build_engine(
         topology=load_topology(settings.correlate.topology_dir),
         clock=clock,
         keep_published=keep_published,
+        scope=scope,
     )

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 import networkx as nx
 
@@ -81,6 +82,22 @@ class CorrelateStage:
             self.incidents[incident.incident_id] = incident
             for alert in incident.alerts:
                 self._by_fingerprint[alert.fingerprint] = incident.incident_id
+
+    def state(self) -> dict[str, Any]:
+        """Everything an engine snapshot needs to resume exactly where this stage was."""
+        return {
+            "incidents": self.incidents,
+            "by_fingerprint": self._by_fingerprint,
+            "transitions": self._transitions,
+            "suppressed": self.suppressed,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Resume from ``state()`` of an earlier run (replaces what is in memory)."""
+        self.incidents = state["incidents"]
+        self._by_fingerprint = state["by_fingerprint"]
+        self._transitions = state["transitions"]
+        self.suppressed = state["suppressed"]
 
     def open_incidents(self) -> list[Incident]:
         return [i for i in self.incidents.values() if i.status is IncidentStatus.OPEN]

@@ -83,8 +83,16 @@ class DetectStage:
             self.series.setdefault(key, state)
 
     def unknown(self, observations: Iterable[Observation]) -> list[str]:
-        """Series keys in ``observations`` that have no state in memory."""
-        return list({o.series for o in observations if o.series not in self.series})
+        """Series keys in ``observations`` that have no state in memory.
+
+        A new log template is judged against its service's error-rate series, so that
+        series is asked for too (the judgement must not depend on what happens to be loaded).
+        """
+        keys = {
+            f"{o.service}|log_error_rate" if o.signal is Signal.LOG_NEW_TEMPLATE else o.series
+            for o in observations
+        }
+        return sorted(k for k in keys if k not in self.series)
 
     def process(self, observations: Sequence[Observation]) -> Detected:
         out = Detected()

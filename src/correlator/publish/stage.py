@@ -1,9 +1,10 @@
 """PublishStage: number incident versions, send change events, record them in the store.
 
 Exactly once as seen by consumers: each change is keyed by incident id and carries a
-version; a version that already has a publish marker is never sent again, and one that was
-sent but not yet marked (a crash in between) is sent again with the same key and version,
-which a consumer keeping the highest version per id ignores.
+version; a version that already has a publish marker is never sent again. The engine
+records changes (markers and its outbox) before sending them (``prepare``, then ``send``);
+a crash in between re-sends the outbox with the same keys, versions and contents, which a
+consumer keeping the highest version per id ignores.
 """
 
 from __future__ import annotations
@@ -76,13 +77,27 @@ class PublishStage:
             )
         return out
 
+    async def prepare(
+        self, changes: Sequence[IncidentChange], batch: WriteBatch
+    ) -> list[IncidentChange]:
+        """The changes not yet published, their store writes (markers too) queued in ``batch``.
+
+        The engine writes ``batch`` with its snapshot and outbox, then calls ``send``.
+        """
+        if not changes:
+            return []
+        fresh = await self._repo.unpublished(changes)
+        self._repo.add_to(batch, fresh)
+        return fresh
+
+    async def send(self, changes: Sequence[IncidentChange]) -> None:
+        """Send change events to the incidents topic (acknowledged when this returns)."""
+        await self._sink.send([change_message(c, self._topic) for c in changes])
+
     async def process(
         self, changes: Sequence[IncidentChange], batch: WriteBatch
     ) -> list[IncidentChange]:
         """Send the changes not yet published; queue their store writes into ``batch``."""
-        if not changes:
-            return []
-        fresh = await self._repo.unpublished(changes)
-        await self._sink.send([change_message(c, self._topic) for c in fresh])
-        self._repo.add_to(batch, fresh)
+        fresh = await self.prepare(changes, batch)
+        await self.send(fresh)
         return fresh

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
 
 from correlator.model.message import RawMessage
 
-__all__ = ["Sink", "Source"]
+__all__ = ["Resumable", "Sink", "Source"]
 
 
 class Source(Protocol):
@@ -35,4 +35,13 @@ class Sink(Protocol):
 
     async def send(self, messages: Sequence[RawMessage]) -> None:
         """Write ``messages`` (each names its topic) and wait for acknowledgement."""
+        ...
+
+
+@runtime_checkable
+class Resumable(Protocol):
+    """A source that can start partitions at given offsets (those of a restored snapshot)."""
+
+    def resume_from(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Consume each ``(topic, partition)`` from its offset, whenever it is assigned."""
         ...

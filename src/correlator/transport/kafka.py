@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from correlator.config import KafkaSettings
@@ -42,8 +42,10 @@ class KafkaSource:
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
+        self._resume: dict[tuple[str, int], int] = {}
+        self.on_assign: list[Callable[[set[tuple[str, int]]], Awaitable[None]]] = []
+        self.on_revoke: list[Callable[[set[tuple[str, int]]], Awaitable[None]]] = []
         self._consumer = AIOKafkaConsumer(
-            *self._topics,
             bootstrap_servers=settings.bootstrap_servers,
             group_id=group_id or settings.group_id,
             client_id=settings.client_id,
@@ -62,6 +64,23 @@ class KafkaSource:
                 f"cannot reach Kafka at {self._settings.bootstrap_servers}: {exc}; "
                 "check kafka.bootstrap_servers"
             ) from exc
+        self._consumer.subscribe(self._topics, listener=_Listener(self))
+
+    def resume_from(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Consume each partition in ``positions`` from that offset, not the committed one.
+
+        The engine's snapshot names the offsets its state corresponds to; a partition
+        assigned now or later starts there.
+        """
+        self._resume.update(positions)
+        owned = self._consumer.assignment()
+        for tp in owned:
+            self._seek(tp)
+
+    def _seek(self, tp: TopicPartition) -> None:
+        offset = self._resume.get((tp.topic, tp.partition))
+        if offset is not None:
+            self._consumer.seek(tp, offset)
 
     async def stop(self) -> None:
         await self._consumer.stop()
@@ -111,6 +130,25 @@ class KafkaSource:
     def assignment(self) -> set[tuple[str, int]]:
         """The partitions this member owns now."""
         return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Seeks newly assigned partitions to their resume offsets and tells the engine."""
+
+    def __init__(self, source: KafkaSource) -> None:
+        self._source = source
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        lost = {(tp.topic, tp.partition) for tp in revoked}
+        for callback in self._source.on_revoke:
+            await callback(lost)
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        for tp in assigned:
+            self._source._seek(tp)
+        got = {(tp.topic, tp.partition) for tp in assigned}
+        for callback in self._source.on_assign:
+            await callback(got)
 
 
 class KafkaSink:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from correlator.model.message import RawMessage
 
@@ -23,6 +23,7 @@ class MemorySource:
     def __init__(self, batches: Iterable[Sequence[RawMessage]] = ()) -> None:
         self._batches: list[list[RawMessage]] = [list(b) for b in batches]
         self.committed: dict[tuple[str, int], int] = {}
+        self.resumed: dict[tuple[str, int], int] = {}
 
     def feed(self, batch: Sequence[RawMessage]) -> None:
         """Queue one more batch."""
@@ -39,7 +40,14 @@ class MemorySource:
         return None
 
     async def get_batch(self, timeout_s: float) -> list[RawMessage]:
-        return self._batches.pop(0) if self._batches else []
+        batch = self._batches.pop(0) if self._batches else []
+        if self.resumed:
+            batch = [m for m in batch if m.offset >= self.resumed.get((m.topic, m.partition), -1)]
+        return batch
+
+    def resume_from(self, positions: Mapping[tuple[str, int], int]) -> None:
+        """Skip records below ``positions`` (as a Kafka consumer seeking there would)."""
+        self.resumed.update(positions)
 
     async def commit(self, batch: Sequence[RawMessage]) -> None:
         for msg in batch:
