@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 DOC = REPO / "docs" / "api-examples.md"
 _VAR = re.compile(r"\$(\w+)")
 _BLOCK = re.compile(r"```bash\n(.*?)```", re.S)
+_SHELL_VAR = re.compile(r"^(\w+)=\$\((.*)\)$")
 
 
 @dataclass
@@ -42,17 +43,30 @@ class Example:
     pipe: list[str] = field(default_factory=list)  # the command after the pipe
 
 
-def parse_doc(text: str) -> tuple[dict[str, str], list[Example]]:
-    """The exported variables and the curl commands, in document order."""
+def parse_doc(text: str) -> tuple[dict[str, str], list[Example | Shell]]:
+    """The exported variables, and the curl commands and other ``VAR=$(...)``, in order."""
     exported: dict[str, str] = {}
-    examples: list[Example] = []
+    examples: list[Example | Shell] = []
     for block in _BLOCK.findall(text):
         for line in block.splitlines():
             if line.startswith("export "):
                 exported.update(part.split("=", 1) for part in shlex.split(line)[1:])
             elif "curl " in line:
                 examples.append(parse_curl(line))
+            elif found := _SHELL_VAR.match(line):
+                examples.append(Shell(line, found.group(1), found.group(2)))
+            else:
+                assert not line.strip(), f"the test does not know how to run: {line}"
     return exported, examples
+
+
+@dataclass
+class Shell:
+    """``VAR=$(command)`` without curl (such as a date): run by bash."""
+
+    line: str
+    name: str
+    command: str
 
 
 def parse_curl(line: str) -> Example:
@@ -95,19 +109,19 @@ EXPECTED: dict[tuple[str, str], tuple[int, Check]] = {
             r.json()["items"] and all("payments-db" in i["services"] for i in r.json()["items"])
         ),
     ),
-    ("GET", "/incidents/{id}"): (
+    ("GET", "/incidents/{ID}"): (
         200,
         lambda r, _: r.json()["root_causes"][0]["entity"] == "payments-db",
     ),
-    ("POST", "/incidents/{id}/reopen"): (
+    ("POST", "/incidents/{ID}/reopen"): (
         200,
         lambda r, _: r.json()["incident"]["status"] == "open",
     ),
-    ("POST", "/incidents/{id}/ack"): (
+    ("POST", "/incidents/{ID}/ack"): (
         200,
         lambda r, _: r.json()["incident"]["acknowledged_by"] == "demo",
     ),
-    ("POST", "/incidents/{id}/comments"): (200, lambda r, _: r.json()["action"] == "commented"),
+    ("POST", "/incidents/{ID}/comments"): (200, lambda r, _: r.json()["action"] == "commented"),
     ("GET", "/topology.svg"): (
         200,
         lambda r, _: (
@@ -123,6 +137,15 @@ EXPECTED: dict[tuple[str, str], tuple[int, Check]] = {
         200,
         lambda r, env: r.json() and {e["incident_id"] for e in r.json()} == {env["ID"]},
     ),
+    ("POST", "/silences"): (
+        201,
+        lambda r, _: (
+            r.json()["state"] == "active"
+            and r.json()["matchers"] == ["service=payments-db", "signal=~latency_.*"]
+        ),
+    ),
+    ("GET", "/silences"): (200, lambda r, env: [s["id"] for s in r.json()] == [env["SILENCE"]]),
+    ("DELETE", "/silences/{SILENCE}"): (204, lambda r, _: r.content == b""),
 }
 
 
@@ -151,27 +174,31 @@ async def test_every_documented_example_works_against_the_served_demo(settings: 
     _, examples = parse_doc(DOC.read_text())
     env = {"API": "http://demo", "TOKEN": DEMO_TOKEN, "ALERTS_TOPIC": settings.topics.alerts_in}
     seen: set[tuple[str, str]] = set()
+    captured: list[str] = []
     async with (
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://demo") as client,
     ):
         for example in examples:
+            if isinstance(example, Shell):
+                env[example.name] = await _pipe(["bash", "-c", example.command], "")
+                continue
             url = httpx.URL(expand(example.url, env))
             headers = {k: expand(v, env) for k, v in example.headers.items()}
-            response = await client.request(
-                example.method, url, headers=headers, content=example.data
-            )
-            if example.capture is not None:
-                assert response.status_code == 200, (example.line, response.text)
-                env[example.capture] = await _pipe(example.pipe, response.text)
-                continue
-            path = url.path.replace(env.get("ID", "\0"), "{id}")
+            data = expand(example.data, env) if example.data is not None else None
+            response = await client.request(example.method, url, headers=headers, content=data)
+            path = url.path
+            for name in captured:
+                path = path.replace(env[name], "{" + name + "}")
             key = (example.method, path)
             assert key in EXPECTED, f"no expectation for {key}: add one for {example.line}"
             status, check = EXPECTED[key]
             assert response.status_code == status, (example.line, response.text[:500])
             assert check(response, env), (example.line, response.text[:500])
             seen.add(key)
+            if example.capture is not None:
+                env[example.capture] = await _pipe(example.pipe, response.text)
+                captured.append(example.capture)
     assert seen == set(EXPECTED), f"examples missing from {DOC.name}: {set(EXPECTED) - seen}"
 
 
