@@ -55,6 +55,7 @@ class DemoServe:
             )
         _token_spec(self.token)
         with socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
             try:
                 probe.bind((self.host, self.port))
             except OSError as exc:
