@@ -89,3 +89,18 @@ def test_active_services_are_firing_or_recently_ended() -> None:
     window = timedelta(seconds=60)
     assert active_services(incident, T0 + timedelta(seconds=30), window) == {"db", "api"}
     assert active_services(incident, T0 + timedelta(seconds=600), window) == {"db"}
+
+
+def test_a_caller_with_two_causes_at_one_hop_joins_the_one_with_its_kind_of_symptom() -> None:
+    from correlator.model.observation import Signal
+
+    graph = TopologyGraph()
+    graph.declare(ServiceSpec(name="site", depends_on=["queue", "search"]))
+    correlate = stage(graph)
+    batch = [
+        alert("queue", 0, Signal.LATENCY_P99),
+        alert("search", 0, Signal.ERROR_RATIO),
+        alert("site", 0, Signal.ERROR_RATIO),
+    ]
+    correlate.process(batch, T0)
+    assert groups(correlate) == [["queue"], ["search", "site"]]

@@ -64,7 +64,9 @@ def choose_incident(
     * **above**: an active service of the incident calls the alert's service and is not yet
       explained by another of its active services below it (the new alert may be its cause).
 
-    A shared caller with two candidate causes joins the nearest (then the closest in time),
+    A shared caller with two candidate causes joins the nearest, then the one whose nearest
+    service shows the same kind of symptom (errors explain errors, latency explains
+    latency), then the closest in time,
     and a service already explained by one cause never lets an unrelated fault in through it,
     so two faults under one caller stay two incidents. Without ``directed`` any undirected
     path within ``max_hops`` relates them.
@@ -78,7 +80,7 @@ def choose_incident(
             reach[service] = topology.downstream(service, max_hops)
         return any(s != service and s in reach[service] for s in services)
 
-    best: tuple[tuple[int, int, float], Incident] | None = None
+    best: tuple[tuple[int, int, int, float], Incident] | None = None
     for incident in candidates:
         if alert.starts_at < incident.opened_at - window:
             continue
@@ -87,6 +89,7 @@ def choose_incident(
             continue
         if directed:
             down = min((below[s] for s in services if s in below), default=None)
+            near = {s for s in services if s in below and below[s] == down}
             up = min(
                 (above[s] for s in services if s in above and not explained(s, services)),
                 default=None,
@@ -105,11 +108,23 @@ def choose_incident(
         if relation is None:
             continue
         last = max(a.last_seen_at for a in incident.alerts)
+        alike = directed and relation[0] == 0 and _same_kind(alert, incident, near)
         key = (
             relation[0],
             relation[1],
+            0 if alike else 1,
             abs((alert.starts_at - last).total_seconds()),
         )
         if best is None or key < best[0]:
             best = (key, incident)
     return best[1] if best else None
+
+
+def _kind(alert: Alert) -> str:
+    """The symptom family: latency, error, request (rate), log, metric, external."""
+    return alert.signal.value.split("_")[0]
+
+
+def _same_kind(alert: Alert, incident: Incident, services: set[str]) -> bool:
+    kind = _kind(alert)
+    return any(a.service in services and _kind(a) == kind for a in incident.alerts)
