@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from functools import cache
+
+import pytest
+
+from correlator.bench.load import Fault, Load
 from correlator.model.observation import Signal
-from correlator.model.telemetry import SpanKind
-from correlator.normalize.spans import SpanWindows
+from correlator.model.telemetry import SpanKind, SpanRecord
+from correlator.normalize.spans import SpanWindows, _Recent
 from correlator.testing import span
 
 
@@ -54,3 +60,66 @@ def test_late_span_for_an_emitted_window_is_counted_not_mixed_in() -> None:
     again, _ = windows.drain()
     assert len(first) == 4 and again == []
     assert windows.late == 1
+
+
+@cache
+def fleet_spans() -> list[SpanRecord]:
+    load = Load(services=9, requests_per_s=40, metrics_per_service=1, seconds=45)
+    load.faults = [Fault(load.leaf(), 20, 10)]
+    return [s for t in range(load.seconds) for s in load.second(t)[0]]
+
+
+def emitted(windows: SpanWindows, chunks: list[list[SpanRecord]]) -> tuple[list, list]:  # type: ignore[type-arg]
+    observations, edges = [], []
+    for chunk in chunks:
+        windows.add_all(chunk)
+        got = windows.drain()
+        observations += got[0]
+        edges += got[1]
+    got = windows.drain(flush=True)
+    return observations + got[0], edges + got[1]
+
+
+@pytest.mark.parametrize("size", [1, 7, 500, 100_000], ids=lambda n: f"chunks-of-{n}")
+def test_any_batching_of_a_stream_gives_what_one_span_at_a_time_gives(size: int) -> None:
+    spans = fleet_spans()
+    one_at_a_time = SpanWindows(window_s=10)
+    for s in spans:
+        one_at_a_time.add(s)
+    expected = one_at_a_time.drain(flush=True)
+    chunks = [spans[i : i + size] for i in range(0, len(spans), size)]
+    assert emitted(SpanWindows(window_s=10), chunks) == expected
+
+
+def test_window_counts_and_edges_match_a_direct_count_of_the_spans() -> None:
+    spans = fleet_spans()
+    observations, edges = SpanWindows(window_s=10).drain(flush=True)  # nothing yet
+    assert (observations, edges) == ([], [])
+    observations, edges = emitted(SpanWindows(window_s=10), [spans])
+    served: Counter[tuple[str, float]] = Counter()
+    calls: Counter[tuple[str, str]] = Counter()
+    for s in spans:
+        end = s.start_at.timestamp() + s.duration_ms / 1000
+        window_end = (end // 10 + 1) * 10
+        if s.span_kind is SpanKind.SERVER:
+            served[(s.service, window_end)] += 1
+        if s.span_kind is SpanKind.CLIENT:
+            calls[(s.service, s.peer_service)] += 1
+    rates = {
+        (o.entity, o.ts): o.value * 10 for o in observations if o.signal is Signal.REQUEST_RATE
+    }
+    assert {k: v for k, v in rates.items() if "->" not in k[0]} == served
+    # the load names every callee, so client spans and parent links count each call twice
+    # (a parent link counts in the window of whichever of the two spans came second)
+    linked: Counter[tuple[str, str]] = Counter()
+    for e in edges:
+        linked[(e.caller, e.callee)] += e.count
+    assert linked == calls + calls
+
+
+def test_parents_are_remembered_for_at_least_the_bound_of_recent_spans() -> None:
+    recent: _Recent[str] = _Recent(3)
+    for n in range(7):
+        recent[f"s{n}"] = f"svc{n}"
+    assert [recent.get(f"s{n}") for n in range(7)] == [None] * 3 + [f"svc{n}" for n in range(3, 7)]
+    assert recent.pop("s3") == "svc3" and recent.get("s3") is None

@@ -17,6 +17,7 @@ SIGNAL_GROUPS: dict[Signal, str] = {
     Signal.ERROR_RATIO: "error",
     Signal.REQUEST_RATE: "rate",
     Signal.LOG_ERROR_RATE: "log",
+    Signal.LOG_WARN_RATE: "log",
     Signal.LOG_TEMPLATE_RATE: "log",
     Signal.LOG_NEW_TEMPLATE: "log",
     Signal.EXTERNAL_ALERT: "metric",
@@ -29,6 +30,7 @@ UPWARD_ONLY = frozenset(
         Signal.LATENCY_P99,
         Signal.ERROR_RATIO,
         Signal.LOG_ERROR_RATE,
+        Signal.LOG_WARN_RATE,
         Signal.LOG_TEMPLATE_RATE,
     }
 )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 from correlator.errors import CorrelatorError, DecodeError
 from correlator.ingest.dead_letter import dead_letter_for
@@ -13,9 +14,11 @@ from correlator.ingest.decoders.base import Decoder, TelemetryEventType
 from correlator.model.message import RawMessage
 from correlator.model.telemetry import AlertEvent, SpanRecord
 
-__all__ = ["DecodeStage", "Decoded", "event_time"]
+__all__ = ["DecodeStage", "Decoded", "TimedDecoder", "event_time"]
 
 log = logging.getLogger(__name__)
+
+_Decode = Callable[[RawMessage], tuple[list[TelemetryEventType], float]]
 
 
 @dataclass
@@ -28,38 +31,68 @@ class Decoded:
     high_ts: dict[tuple[str, int], float] = field(default_factory=dict)
 
 
+@runtime_checkable
+class TimedDecoder(Decoder, Protocol):
+    """A decoder that also says when its latest event happened, from the raw times it read."""
+
+    def decode_timed(self, message: RawMessage) -> tuple[list[TelemetryEventType], float]:
+        """``decode``, plus the latest :func:`event_time` of the events (0.0 if none)."""
+        ...
+
+
 class DecodeStage:
     """Decodes each record with the decoder of its topic; bad records become dead letters."""
 
     def __init__(self, decoders: Mapping[str, Decoder], dead_letter_topic: str) -> None:
         self._decoders = dict(decoders)
+        self._decode: dict[str, _Decode] = {
+            topic: _timed(decoder) for topic, decoder in decoders.items()
+        }
         self._dead_letter_topic = dead_letter_topic
 
     def process(self, batch: Sequence[RawMessage]) -> Decoded:
         out = Decoded()
+        events, high_ts, decoders = out.events, out.high_ts, self._decode
+        counts: dict[str, int] = {}
         for message in batch:
-            out.consumed[message.topic] += 1
-            decoder = self._decoders.get(message.topic)
+            topic = message.topic
+            counts[topic] = counts.get(topic, 0) + 1
+            decode = decoders.get(topic)
             try:
-                if decoder is None:
-                    raise DecodeError(f"no decoder is configured for topic {message.topic!r}")
-                events = decoder.decode(message)
+                if decode is None:
+                    raise DecodeError(f"no decoder is configured for topic {topic!r}")
+                decoded, latest = decode(message)
             except CorrelatorError as exc:
-                log.warning(
-                    "dead-lettered topic=%s partition=%d offset=%d error=%s",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    exc,
-                )
-                out.dead_letters.append(dead_letter_for(message, exc, self._dead_letter_topic))
+                self._dead_letter(out, message, exc)
                 continue
-            out.events.extend(events)
-            if events:
-                key = (message.topic, message.partition)
-                latest = max(event_time(e) for e in events)
-                out.high_ts[key] = max(out.high_ts.get(key, latest), latest)
+            if decoded:
+                events.extend(decoded)
+                key = (topic, message.partition)
+                if latest > high_ts.get(key, latest - 1.0):
+                    high_ts[key] = latest
+        out.consumed.update(counts)
         return out
+
+    def _dead_letter(self, out: Decoded, message: RawMessage, exc: CorrelatorError) -> None:
+        log.warning(
+            "dead-lettered topic=%s partition=%d offset=%d error=%s",
+            message.topic,
+            message.partition,
+            message.offset,
+            exc,
+        )
+        out.dead_letters.append(dead_letter_for(message, exc, self._dead_letter_topic))
+
+
+def _timed(decoder: Decoder) -> _Decode:
+    if isinstance(decoder, TimedDecoder):
+        return decoder.decode_timed
+
+    def decode_timed(message: RawMessage) -> tuple[list[TelemetryEventType], float]:
+        events = decoder.decode(message)
+        return events, max((event_time(e) for e in events), default=0.0)
+
+    return decode_timed
 
 
 def event_time(event: TelemetryEventType) -> float:

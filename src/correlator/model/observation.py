@@ -24,6 +24,7 @@ class Signal(StrEnum):
     LOG_TEMPLATE_RATE = "log_template_rate"
     LOG_NEW_TEMPLATE = "log_new_template"
     LOG_ERROR_RATE = "log_error_rate"
+    LOG_WARN_RATE = "log_warn_rate"
     EXTERNAL_ALERT = "external_alert"
 
 

@@ -7,15 +7,17 @@ parent belongs to another service (in either arrival order, through two bounded 
 
 from __future__ import annotations
 
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from math import floor
+from typing import Generic, TypeVar
 
 import numpy as np
 
 from correlator.model.observation import Observation, Signal
 from correlator.model.telemetry import SpanKind, SpanRecord
-from correlator.normalize.windows import bucket_of, closed_buckets
+from correlator.normalize.windows import closed_buckets
 
 __all__ = ["CallEdge", "SpanWindows"]
 
@@ -34,11 +36,37 @@ class CallEdge:
     ts: float
 
 
-@dataclass
+@dataclass(slots=True)
 class _Cell:
     count: int = 0
     errors: int = 0
     durations: list[float] = field(default_factory=list)
+
+
+class _Recent(Generic[_V]):
+    """A map that keeps at least the last ``size`` keys set (at most twice that)."""
+
+    __slots__ = ("_current", "_previous", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._current: dict[str, _V] = {}
+        self._previous: dict[str, _V] = {}
+
+    def __setitem__(self, key: str, value: _V) -> None:
+        current = self._current
+        current[key] = value
+        if len(current) >= self._size:
+            self._previous, self._current = current, {}
+
+    def get(self, key: str) -> _V | None:
+        value = self._current.get(key)
+        return self._previous.get(key) if value is None else value
+
+    def pop(self, key: str) -> _V | None:
+        value = self._current.pop(key, None)
+        previous = self._previous.pop(key, None)
+        return previous if value is None else value
 
 
 class SpanWindows:
@@ -51,62 +79,76 @@ class SpanWindows:
         self._closed_upto: int | None = None
         self._cells: dict[int, dict[str, _Cell]] = defaultdict(dict)
         self._edges: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
-        self._span_service: OrderedDict[str, str] = OrderedDict()
-        self._orphans: OrderedDict[str, list[str]] = OrderedDict()
+        self._span_service: _Recent[str] = _Recent(_MAX_REMEMBERED_SPANS)
+        self._orphans: _Recent[list[str]] = _Recent(_MAX_REMEMBERED_SPANS)
 
     def add(self, span: SpanRecord) -> None:
         """Account one finished span."""
-        start = span.start_at.timestamp()
-        end = start + span.duration_ms / 1000.0
-        bucket = bucket_of(end, self.window_s)
-        if self._closed_upto is not None and bucket <= self._closed_upto:
-            self.late += 1  # its window was already emitted
-            return
-        if end > self.watermark:
-            self.watermark = end
-        if span.span_kind in _SERVER_KINDS or (
-            not span.parent_span_id and span.span_kind != SpanKind.CLIENT
-        ):
-            self._account(bucket, span.service, span)
-        if span.span_kind == SpanKind.CLIENT and span.peer_service:
-            self._account(bucket, f"{span.service}->{span.peer_service}", span)
-            self._edge(bucket, span.service, span.peer_service)
-        self._link_parent(bucket, span)
+        self.add_all((span,))
 
-    def _account(self, bucket: int, entity: str, span: SpanRecord) -> None:
-        cell = self._cells[bucket].get(entity)
-        if cell is None:
-            cell = self._cells[bucket][entity] = _Cell()
-        cell.count += 1
-        cell.errors += span.is_error
-        cell.durations.append(span.duration_ms)
-
-    def _edge(self, bucket: int, caller: str, callee: str) -> None:
-        if caller != callee:
-            edges = self._edges[bucket]
-            edges[(caller, callee)] = edges.get((caller, callee), 0) + 1
-
-    def _link_parent(self, bucket: int, span: SpanRecord) -> None:
-        self._remember(self._span_service, span.span_id, span.service)
-        for child_service in self._orphans.pop(span.span_id, ()):
-            self._edge(bucket, span.service, child_service)
-        if not span.parent_span_id:
-            return
-        parent_service = self._span_service.get(span.parent_span_id)
-        if parent_service is not None:
-            self._edge(bucket, parent_service, span.service)
-        else:
-            waiting = self._orphans.get(span.parent_span_id)
-            if waiting is None:
-                self._remember(self._orphans, span.parent_span_id, [span.service])
-            else:
-                waiting.append(span.service)
+    def add_all(self, spans: Iterable[SpanRecord]) -> None:
+        """Account finished spans, in order (one loop, no call per span)."""
+        window_s, closed_upto, watermark = self.window_s, self._closed_upto, self.watermark
+        all_cells, all_edges = self._cells, self._edges
+        span_service, orphans = self._span_service, self._orphans
+        cells: dict[str, _Cell] = {}
+        edges: dict[tuple[str, str], int] = {}
+        current = None
+        client, server_kinds = SpanKind.CLIENT, _SERVER_KINDS
+        for span in spans:
+            end = span.start_at.timestamp() + span.duration_ms / 1000.0
+            bucket = floor(end / window_s)
+            if closed_upto is not None and bucket <= closed_upto:
+                self.late += 1  # its window was already emitted
+                continue
+            if end > watermark:
+                watermark = end
+            if bucket != current:
+                current, cells, edges = bucket, all_cells[bucket], all_edges[bucket]
+            service, kind, parent = span.service, span.span_kind, span.parent_span_id
+            entities: list[str] = []
+            if kind in server_kinds or (not parent and kind != client):
+                entities.append(service)
+            peer = span.peer_service
+            if kind == client and peer:
+                entities.append(f"{service}->{peer}")
+                if service != peer:
+                    edges[(service, peer)] = edges.get((service, peer), 0) + 1
+            for entity in entities:
+                cell = cells.get(entity)
+                if cell is None:
+                    cell = cells[entity] = _Cell()
+                cell.count += 1
+                cell.errors += span.is_error
+                cell.durations.append(span.duration_ms)
+            # parent/child links across services, whichever of the two arrives first
+            span_id = span.span_id
+            span_service[span_id] = service
+            for child in orphans.pop(span_id) or ():
+                if child != service:
+                    edges[(service, child)] = edges.get((service, child), 0) + 1
+            if not parent:
+                continue
+            parent_service = span_service.get(parent)
+            if parent_service is None:
+                waiting = orphans.get(parent)
+                if waiting is None:
+                    orphans[parent] = [service]
+                else:
+                    waiting.append(service)
+            elif parent_service != service:
+                edges[(parent_service, service)] = edges.get((parent_service, service), 0) + 1
+        self.watermark = watermark
+        self._drop_empty(all_cells, all_edges)
 
     @staticmethod
-    def _remember(table: OrderedDict[str, _V], key: str, value: _V) -> None:
-        table[key] = value
-        if len(table) > _MAX_REMEMBERED_SPANS:
-            table.popitem(last=False)
+    def _drop_empty(
+        cells: dict[int, dict[str, _Cell]], edges: dict[int, dict[tuple[str, str], int]]
+    ) -> None:
+        """Forget buckets that got no cell and no edge (a span need not give either)."""
+        for table in (cells, edges):
+            for bucket in [b for b, entries in table.items() if not entries]:
+                del table[bucket]
 
     def drain(
         self, watermark: float | None = None, flush: bool = False

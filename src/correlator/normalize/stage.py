@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from correlator.model.observation import Observation
 from correlator.model.telemetry import AlertEvent, LogRecord, MetricPoint, SpanRecord
@@ -41,15 +42,20 @@ class NormalizeStage:
     ) -> Normalized:
         """Account ``events``; emit what windows closed by ``watermark`` (all if ``flush``)."""
         out = Normalized()
+        spans: list[SpanRecord] = []
+        logs: list[LogRecord] = []
+        metrics: list[MetricPoint] = []
+        by_kind: dict[str, list[Any]] = {
+            "span": spans,
+            "log": logs,
+            "metric": metrics,
+            "alert": out.external_alerts,
+        }
         for event in events:
-            if isinstance(event, SpanRecord):
-                self.spans.add(event)
-            elif isinstance(event, MetricPoint):
-                out.observations.append(metric_observation(event))
-            elif isinstance(event, LogRecord):
-                self.logs.add(event)
-            else:
-                out.external_alerts.append(event)
+            by_kind[event.kind].append(event)
+        self.spans.add_all(spans)
+        out.observations.extend(map(metric_observation, metrics))
+        self.logs.add_all(logs)
         span_obs, out.edges = self.spans.drain(watermark, flush)
         out.observations.extend(span_obs)
         out.observations.extend(self.logs.drain(watermark, flush))

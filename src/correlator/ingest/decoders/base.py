@@ -53,6 +53,7 @@ class Decoder(Protocol):
 ModelT = TypeVar("ModelT", bound=BaseModel)
 _new = object.__new__
 _set = object.__setattr__
+_FIELDS_SET: dict[type[BaseModel], set[str]] = {}
 
 
 def construct_trusted(model: type[ModelT], values: dict[str, Any]) -> ModelT:
@@ -62,6 +63,8 @@ def construct_trusted(model: type[ModelT], values: dict[str, Any]) -> ModelT:
     more than the rest of decoding a span (measured: 1.0 us against 6.0 us per
     ``SpanRecord``). The caller must pass every field, in declaration order, each of the
     declared type (``tests/ingest`` checks the decoded events against full validation).
+    Instances of a frozen model share one fields-set (pydantic only changes a frozen
+    model's set on a copy), which saves building one per event.
 
     >>> from correlator.model.telemetry import MetricPoint
     >>> from datetime import UTC, datetime
@@ -71,10 +74,17 @@ def construct_trusted(model: type[ModelT], values: dict[str, Any]) -> ModelT:
     >>> point == MetricPoint(name="cpu", service="db", value=0.5,
     ...                      observed_at=datetime(2024, 1, 1, tzinfo=UTC))
     True
+    >>> point.model_fields_set == set(MetricPoint.model_fields)
+    True
     """
     instance = _new(model)
     _set(instance, "__dict__", values)
-    _set(instance, "__pydantic_fields_set__", set(values))
+    fields_set = _FIELDS_SET.get(model)
+    if fields_set is None:
+        fields_set = set(model.model_fields)
+        if model.model_config.get("frozen"):
+            _FIELDS_SET[model] = fields_set
+    _set(instance, "__pydantic_fields_set__", fields_set)
     _set(instance, "__pydantic_extra__", None)
     _set(instance, "__pydantic_private__", None)
     return instance

@@ -49,6 +49,7 @@ from correlator.ingest.decoders.otlp_common import (
     any_value_to_str,
     attributes_to_dict,
     datetime_from_ns,
+    ns_from_datetime,
     read_request,
     service_name,
 )
@@ -79,17 +80,23 @@ class _OtlpDecoder:
 
     def decode(self, message: RawMessage) -> list[TelemetryEventType]:
         """Decode one export request into events, or raise DecodeError/ValidationFailedError."""
+        return self.decode_timed(message)[0]
+
+    def decode_timed(self, message: RawMessage) -> tuple[list[TelemetryEventType], float]:
+        """``decode``, plus the latest event time among the events (unix s; 0.0 if none)."""
         value = checked_value(message, self.max_message_bytes, self.name)
         try:
             request = read_request(
                 message, value, self.request_type, self.resources_field, self.name
             )
-            return self._events(request, message)
+            events, high_ns = self._events(request, message)
         except RecursionError:
             # protobuf stops at 100 levels; OTLP JSON values can nest deeper than Python's stack
             raise DecodeError(f"{self.name}: values nested too deeply") from None
+        return events, high_ns // 1000 / 1e6
 
-    def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
+    def _events(self, request: Any, message: RawMessage) -> tuple[list[TelemetryEventType], int]:
+        """The events of ``request`` and the latest of their times in unix ns."""
         raise NotImplementedError
 
 
@@ -100,10 +107,12 @@ class OtlpTracesDecoder(_OtlpDecoder):
     request_type = ExportTraceServiceRequest
     resources_field = "resource_spans"
 
-    def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
+    def _events(self, request: Any, message: RawMessage) -> tuple[list[TelemetryEventType], int]:
         out: list[TelemetryEventType] = []
-        construct = construct_trusted
-        kinds = _SPAN_KINDS
+        append = out.append
+        construct, to_datetime, to_dict = construct_trusted, datetime_from_ns, attributes_to_dict
+        kinds, n_kinds, fallback = _SPAN_KINDS, len(_SPAN_KINDS), _PEER_FALLBACK_KINDS
+        high_ns = 0
         for r, resource_spans in enumerate(request.resource_spans):
             service = service_name(resource_spans.resource)
             for s, scope_spans in enumerate(resource_spans.scope_spans):
@@ -114,9 +123,21 @@ class OtlpTracesDecoder(_OtlpDecoder):
                     end_ns = span.end_time_unix_nano
                     if not trace_id or not span_id or not start_ns or end_ns < start_ns:
                         raise _bad_span(self.name, (r, s, i), span)
-                    attributes = attributes_to_dict(span.attributes)
-                    kind = kinds[span.kind] if 0 <= span.kind < len(kinds) else kinds[0]
-                    out.append(
+                    if end_ns > high_ns:
+                        high_ns = end_ns
+                    kind_number = span.kind
+                    kind = kinds[kind_number] if 0 <= kind_number < n_kinds else kinds[0]
+                    pairs = span.attributes
+                    if pairs:
+                        attributes = to_dict(pairs)
+                        peer = attributes.get("peer.service") or (
+                            (attributes.get("server.address") or attributes.get("net.peer.name"))
+                            if kind in fallback
+                            else ""
+                        )
+                    else:
+                        attributes, peer = {}, ""
+                    append(
                         construct(
                             SpanRecord,
                             {
@@ -127,15 +148,15 @@ class OtlpTracesDecoder(_OtlpDecoder):
                                 "service": service,
                                 "name": span.name,
                                 "span_kind": kind,
-                                "start_at": datetime_from_ns(start_ns),
+                                "start_at": to_datetime(start_ns),
                                 "duration_ms": (end_ns - start_ns) / 1e6,
                                 "is_error": span.status.code == _STATUS_ERROR,
-                                "peer_service": peer_service(kind, attributes),
+                                "peer_service": peer or "",
                                 "attributes": attributes,
                             },
                         )
                     )
-        return out
+        return out, high_ns
 
 
 def peer_service(kind: SpanKind, attributes: dict[str, str]) -> str:
@@ -180,7 +201,7 @@ class OtlpMetricsDecoder(_OtlpDecoder):
     request_type = ExportMetricsServiceRequest
     resources_field = "resource_metrics"
 
-    def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
+    def _events(self, request: Any, message: RawMessage) -> tuple[list[TelemetryEventType], int]:
         out: list[TelemetryEventType] = []
         for r, resource_metrics in enumerate(request.resource_metrics):
             service = service_name(resource_metrics.resource)
@@ -188,7 +209,8 @@ class OtlpMetricsDecoder(_OtlpDecoder):
                 for m, metric in enumerate(scope_metrics.metrics):
                     where = f"resource_metrics[{r}].scope_metrics[{s}].metrics[{m}]"
                     out.extend(metric_points(metric, service, self.name, where))
-        return out
+        latest = max((point.observed_at for point in out), default=None)  # type: ignore[union-attr]
+        return out, 0 if latest is None else ns_from_datetime(latest)
 
 
 class OtlpLogsDecoder(_OtlpDecoder):
@@ -198,10 +220,11 @@ class OtlpLogsDecoder(_OtlpDecoder):
     request_type = ExportLogsServiceRequest
     resources_field = "resource_logs"
 
-    def _events(self, request: Any, message: RawMessage) -> list[TelemetryEventType]:
+    def _events(self, request: Any, message: RawMessage) -> tuple[list[TelemetryEventType], int]:
         out: list[TelemetryEventType] = []
         construct = construct_trusted
         fallback_ns = message.timestamp_ms * 1_000_000
+        high_ns = 0
         for r, resource_logs in enumerate(request.resource_logs):
             service = service_name(resource_logs.resource)
             for s, scope_logs in enumerate(resource_logs.scope_logs):
@@ -213,6 +236,9 @@ class OtlpLogsDecoder(_OtlpDecoder):
                             "time_unix_nano and observed_time_unix_nano are 0 (unset) and the "
                             "Kafka record has no timestamp"
                         )
+                    if at_ns > high_ns:
+                        high_ns = at_ns
+                    pairs = record.attributes
                     out.append(
                         construct(
                             LogRecord,
@@ -224,12 +250,12 @@ class OtlpLogsDecoder(_OtlpDecoder):
                                     record.severity_text, record.severity_number
                                 ),
                                 "body": any_value_to_str(record.body),
-                                "attributes": attributes_to_dict(record.attributes),
+                                "attributes": attributes_to_dict(pairs) if pairs else {},
                                 "trace_id": record.trace_id.hex(),
                             },
                         )
                     )
-        return out
+        return out, high_ns
 
 
 def severity_name(text: str, number: int) -> str:

@@ -43,6 +43,8 @@ __all__ = [
 
 UNKNOWN_SERVICE = "unknown_service"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FLOAT_EXACT_NS = 2**32 * 10**9  # up to 2**32 s a double holds unix seconds within 2**-22 s
+_fromtimestamp = datetime.fromtimestamp
 _JSON_TYPES = ("application/json",)
 _PROTO_TYPES = ("application/x-protobuf", "application/protobuf", "application/octet-stream")
 _WHITESPACE = b" \t\r\n"
@@ -53,9 +55,15 @@ RequestT = TypeVar("RequestT", bound=Message)
 def datetime_from_ns(ns: int) -> datetime:
     """Unix nanoseconds to an aware UTC datetime (truncated to microseconds).
 
+    Below ``_FLOAT_EXACT_NS`` (2**32 s, year 2106) a float of seconds is within a quarter of a
+    microsecond of the truth, so ``fromtimestamp``'s rounding gives the exact microsecond,
+    at half the cost of adding a timedelta.
+
     >>> datetime_from_ns(1_700_000_000_123_456_789)
     datetime.datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=datetime.timezone.utc)
     """
+    if 0 <= ns < _FLOAT_EXACT_NS:
+        return _fromtimestamp(ns // 1000 / 1e6, UTC)
     return _EPOCH + timedelta(microseconds=ns // 1000)
 
 
