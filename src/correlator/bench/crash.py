@@ -12,7 +12,8 @@ each an engine child process (``python -m correlator.bench.perf_runner``, the en
 
 Then the incidents topic (read from the start, latest version per id) and Redis are compared
 with the reference: no incident id missing, none extra, same final version, status, services
-and top root cause; Redis's document equals the topic's last version; the same (id, version)
+and top root cause; every (id, version) of the reference published with the same contents
+and none other; Redis's document equals the topic's last version; the same (id, version)
 never published with different contents.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -134,7 +136,11 @@ async def crash_case(
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(rng.uniform(0.2, 3.0))
-        proc.send_signal(signal.SIGKILL)
+        if proc.returncode is not None:  # it finished the stream before the kill
+            outcome.log.append(f"engine finished before kill {attempt + 1}")
+            break
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGKILL)
         await proc.wait()
         outcome.kills += 1
         outcome.log.append(f"kill {attempt + 1} at +{time.monotonic() - started:.1f}s")
@@ -181,6 +187,7 @@ def compare(reference: CrashOutcome, crashed: CrashOutcome) -> list[str]:
                 f"incident {iid}: reference v{a.version} {a.status} {top_a} {sorted(a.services)}"
                 f" vs crashed v{b.version} {b.status} {top_b} {sorted(b.services)}"
             )
+    problems.extend(_version_differences(reference, crashed))
     for label, outcome in (("reference", reference), ("crashed", crashed)):
         stored = {i.incident_id: i.version for i in outcome.stored}
         topic = {iid: c.version for iid, c in outcome.latest.items()}
@@ -192,6 +199,27 @@ def compare(reference: CrashOutcome, crashed: CrashOutcome) -> list[str]:
             key = (change.incident_id, change.version)
             if seen.setdefault(key, body) != body:
                 problems.append(f"{label}: {key} published twice with different contents")
+    return problems
+
+
+def _bodies(outcome: CrashOutcome) -> dict[tuple[str, int], dict[str, Any]]:
+    return {(c.incident_id, c.version): c.model_dump(mode="json") for c in outcome.changes}
+
+
+def _version_differences(reference: CrashOutcome, crashed: CrashOutcome) -> list[str]:
+    """Every (id, version) the reference published must be published identically."""
+    ref, got = _bodies(reference), _bodies(crashed)
+    problems = [f"{iid} v{v} never published" for iid, v in sorted(ref.keys() - got.keys())]
+    problems += [f"{iid} v{v} not in the reference" for iid, v in sorted(got.keys() - ref.keys())]
+    for key in sorted(ref.keys() & got.keys()):
+        fields = sorted(f for f in ref[key] if ref[key][f] != got[key].get(f))
+        fields += sorted(
+            f"incident.{f}"
+            for f in ref[key]["incident"]
+            if ref[key]["incident"][f] != got[key]["incident"].get(f)
+        )
+        if fields:
+            problems.append(f"{key[0]} v{key[1]} differs from the reference in {fields}")
     return problems
 
 
