@@ -44,29 +44,35 @@ class _Cell:
 
 
 class _Recent(Generic[_V]):
-    """A map that keeps at least the last ``size`` keys set (at most twice that)."""
+    """A map that keeps at least the last ``size`` keys set (at most twice that).
 
-    __slots__ = ("_current", "_previous", "_size")
+    Two generations of plain dicts: when ``current`` fills up it becomes ``previous``
+    and the old ``previous`` is dropped. ``SpanWindows.add_all`` works on the two dicts
+    directly (a method call per span costs more than the lookups).
+    """
+
+    __slots__ = ("current", "previous", "size")
 
     def __init__(self, size: int) -> None:
-        self._size = size
-        self._current: dict[str, _V] = {}
-        self._previous: dict[str, _V] = {}
+        self.size = size
+        self.current: dict[str, _V] = {}
+        self.previous: dict[str, _V] = {}
+
+    def rotate(self) -> None:
+        self.previous, self.current = self.current, {}
 
     def __setitem__(self, key: str, value: _V) -> None:
-        current = self._current
-        current[key] = value
-        if len(current) >= self._size:
-            self._previous, self._current = current, {}
+        self.current[key] = value
+        if len(self.current) >= self.size:
+            self.rotate()
 
     def get(self, key: str) -> _V | None:
-        value = self._current.get(key)
-        return self._previous.get(key) if value is None else value
+        value = self.current.get(key)
+        return self.previous.get(key) if value is None else value
 
     def pop(self, key: str) -> _V | None:
-        value = self._current.pop(key, None)
-        previous = self._previous.pop(key, None)
-        return previous if value is None else value
+        value = self.current.pop(key, None)
+        return self.previous.pop(key, None) if value is None else value
 
 
 class SpanWindows:
@@ -90,13 +96,16 @@ class SpanWindows:
         """Account finished spans, in order (one loop, no call per span)."""
         window_s, closed_upto, watermark = self.window_s, self._closed_upto, self.watermark
         all_cells, all_edges = self._cells, self._edges
-        span_service, orphans = self._span_service, self._orphans
+        seen, waiting = self._span_service, self._orphans
+        seen_now, seen_before = seen.current, seen.previous
+        waiting_now, waiting_before = waiting.current, waiting.previous
         cells: dict[str, _Cell] = {}
         edges: dict[tuple[str, str], int] = {}
         current = None
         client, server_kinds = SpanKind.CLIENT, _SERVER_KINDS
         for span in spans:
-            end = span.start_at.timestamp() + span.duration_ms / 1000.0
+            ms = span.duration_ms
+            end = span.start_at.timestamp() + ms / 1000.0
             bucket = floor(end / window_s)
             if closed_upto is not None and bucket <= closed_upto:
                 self.late += 1  # its window was already emitted
@@ -106,12 +115,12 @@ class SpanWindows:
             if bucket != current:
                 current, cells, edges = bucket, all_cells[bucket], all_edges[bucket]
             service, kind, parent = span.service, span.span_kind, span.parent_span_id
-            entities: list[str] = []
+            entities: tuple[str, ...] = ()
             if kind in server_kinds or (not parent and kind != client):
-                entities.append(service)
+                entities = (service,)
             peer = span.peer_service
             if kind == client and peer:
-                entities.append(f"{service}->{peer}")
+                entities += (f"{service}->{peer}",)
                 if service != peer:
                     edges[(service, peer)] = edges.get((service, peer), 0) + 1
             for entity in entities:
@@ -120,22 +129,32 @@ class SpanWindows:
                     cell = cells[entity] = _Cell()
                 cell.count += 1
                 cell.errors += span.is_error
-                cell.durations.append(span.duration_ms)
+                cell.durations.append(ms)
             # parent/child links across services, whichever of the two arrives first
             span_id = span.span_id
-            span_service[span_id] = service
-            for child in orphans.pop(span_id) or ():
-                if child != service:
-                    edges[(service, child)] = edges.get((service, child), 0) + 1
+            seen_now[span_id] = service
+            if len(seen_now) >= seen.size:
+                seen.rotate()
+                seen_now, seen_before = seen.current, seen.previous
+            children = waiting_now.pop(span_id, None)
+            if children is None and waiting_before:
+                children = waiting_before.pop(span_id, None)
+            if children is not None:
+                for child in children:
+                    if child != service:
+                        edges[(service, child)] = edges.get((service, child), 0) + 1
             if not parent:
                 continue
-            parent_service = span_service.get(parent)
+            parent_service = seen_now.get(parent) or seen_before.get(parent)
             if parent_service is None:
-                waiting = orphans.get(parent)
-                if waiting is None:
-                    orphans[parent] = [service]
-                else:
-                    waiting.append(service)
+                siblings = waiting_now.get(parent) or waiting_before.get(parent)
+                if siblings is not None:
+                    siblings.append(service)
+                    continue
+                waiting_now[parent] = [service]
+                if len(waiting_now) >= waiting.size:
+                    waiting.rotate()
+                    waiting_now, waiting_before = waiting.current, waiting.previous
             elif parent_service != service:
                 edges[(parent_service, service)] = edges.get((parent_service, service), 0) + 1
         self.watermark = watermark
