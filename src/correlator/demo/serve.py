@@ -7,7 +7,10 @@ examples in ``docs/api-examples.md`` run against it.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import logging
+import signal
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -19,10 +22,12 @@ from correlator.errors import ConfigError
 from correlator.serve.settings import Scope, TokenSpec
 
 if TYPE_CHECKING:
+    import uvicorn
     from fastapi import FastAPI
 
-__all__ = ["DEMO_TOKEN", "DemoServe", "demo_app", "serve_demo", "with_demo_token"]
+__all__ = ["DEMO_TOKEN", "DemoServe", "demo_app", "demo_server", "serve_demo", "with_demo_token"]
 
+log = logging.getLogger(__name__)
 DEMO_TOKEN = "correlator-demo-token"
 _TOKEN_NAME = "demo"
 
@@ -91,19 +96,47 @@ def with_demo_token(settings: Settings, serve: DemoServe) -> Settings:
 
 
 def demo_app(settings: Settings) -> FastAPI:
-    """The same app ``correlator serve`` runs, over the demo's Redis and broker."""
+    """The same app ``correlator serve`` runs, over the demo's Redis and broker.
+
+    Call it inside the event loop that serves it: the Kafka producer binds to that loop.
+    """
     from correlator.serve.cli import build_app
 
     return build_app(settings)
 
 
-def serve_demo(settings: Settings) -> None:
-    """Serve :func:`demo_app` until Ctrl-C or SIGTERM (uvicorn handles both)."""
+def demo_server(settings: Settings) -> uvicorn.Server:
+    """A uvicorn server for :func:`demo_app` on ``serve.host:serve.port`` (in the running loop)."""
     import uvicorn
 
-    uvicorn.run(
+    config = uvicorn.Config(
         demo_app(settings),
         host=settings.serve.host,
         port=settings.serve.port,
         log_level="warning",
     )
+    return uvicorn.Server(config)
+
+
+def serve_demo(settings: Settings) -> None:
+    """Serve :func:`demo_app` until Ctrl-C or SIGTERM, then return so the caller cleans up.
+
+    uvicorn shuts down on either signal, restores the handlers it found and raises the
+    signal again; the handlers installed here only note it, so instead of the process
+    dying there (leaving the demo's broker and Redis running) this function returns.
+    """
+    received: list[int] = []
+
+    def note(signum: int, _: object) -> None:
+        received.append(signum)
+
+    async def serve() -> None:
+        await demo_server(settings).serve()
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        asyncio.run(serve())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("demo API stopped by %s", [signal.Signals(s).name for s in received])
