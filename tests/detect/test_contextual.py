@@ -97,3 +97,34 @@ def test_the_engine_uses_it_for_metric_series_and_the_registry_builds_it() -> No
     assert choice.kind == "contextual"
     assert isinstance(build_detector(choice.kind, choice.params), ContextualDetector)
     assert isinstance(build_detector("envelope", {}), MetricDetector)  # the fast option
+
+
+def test_a_plateau_inside_the_range_is_found_by_the_level_shift() -> None:
+    rng = random.Random(13)
+    # a quiet series with one slow excursion to 100: the envelope spans 9..100 till 1700
+    values = [10.0 + rng.uniform(-1.0, 1.0) for _ in range(1500)]
+    values[600:780] = [10.0 + i for i in range(90)] + [100.0 - i for i in range(90)]
+    plateau = values[:1300] + [90.0 + rng.uniform(-1.0, 1.0) for _ in range(50)]
+    envelope = feed(MetricDetector(), plateau)
+    contextual = feed(ContextualDetector(), plateau)
+    assert max(envelope[1300:]) == 0.0
+    assert max(contextual[1300:1305]) > 0.7  # starts the cool-down: one early detection
+    assert max(contextual[900:1300]) < 0.9
+
+
+def test_a_new_record_outranks_a_break_out_of_the_recent_range_only() -> None:
+    rng = random.Random(17)
+    values = [50.0 + rng.uniform(-5.0, 5.0) for _ in range(2500)]
+    values[100] = 200.0  # an old record, out of the 1000-value envelope by now
+    detector = ContextualDetector(ContextualParams(cooldown=0))
+    feed(detector, values)
+    recent_only = detector.score_one(120.0, 2500 * STEP_S)
+    record = detector.score_one(260.0, 2500 * STEP_S)
+    assert 0.9 < recent_only < record
+
+
+def test_the_state_stays_small_once_a_day_of_values_is_kept() -> None:
+    rng = random.Random(19)
+    detector = ContextualDetector()
+    feed(detector, [daily(i, rng) for i in range(288 * 4)])
+    assert len(pickle.dumps(detector)) < 8_000  # was 10,712 with a deque and order 4

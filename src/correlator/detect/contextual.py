@@ -1,4 +1,4 @@
-"""A contextual metric detector: the envelope break-out fused with two pattern detectors.
+"""A contextual metric detector: the envelope break-out fused with three pattern detectors.
 
 The envelope detector (:mod:`correlator.detect.metric_detector`) only sees values outside
 the recent range. Many incidents stay inside it and break a *pattern* instead: a daily
@@ -16,14 +16,22 @@ detectors watch for that, and the three scores are fused by ``max``:
   points), scored by its break-out from the envelope of past residuals as the envelope
   detector does for values, once ``warmup`` residuals have been learned.
 
+* **Level shift** (:class:`~correlator.detect.level_shift.LevelShift`): the mean of the
+  last ``level_short`` values against the EWMA mean and spread of such means; scored apart
+  and fused by ``max`` after the blend below.
+
+A break-out of the long envelope (``record_window`` values, a "record") gets
+``record_weight`` of the fused score, so a new record outranks a break-out of the recent
+range only and a corpus-wide threshold can tell them apart.
+
 The fused score goes through one **cool-down**: after a score of at least
 ``cooldown_above`` the next ``cooldown`` observations score 0, so one incident gives one
 early detection (what NAB rewards, and what an on-call engineer wants).
 
 Prequential like every detector here: ``score_one`` does not change the model. The state
-is the envelope's queues, one day of values and a table of seen bin transitions (at most
-``(bins + 2) ** (order + 1)`` keys, a few hundred in practice); ``pickle.dumps`` is the
-checkpoint.
+is the envelopes' queues, one day of values as 32-bit floats, a table of seen bin
+transitions (at most ``(bins + 2) ** (order + 1)`` keys, 36 with the defaults) and the
+level shift's few numbers; ``pickle.dumps`` is the checkpoint.
 
 >>> det = ContextualDetector()
 >>> for i in range(400):
@@ -32,8 +40,8 @@ checkpoint.
 ...     det.learn_one(value, 300.0 * i)
 >>> det.score_one(11.0, 300.0 * 400)  # 10 -> 11, the usual step
 0.0
->>> det.score_one(13.0, 300.0 * 400)  # in range, but 10 -> 13 never happened
-0.95
+>>> det.score_one(13.0, 300.0 * 400)  # in range, but 10 -> 13 never happened (0.95 * 0.95)
+0.9025
 >>> det.score_one(40.0, 300.0 * 400) > 0.99  # out of range
 True
 """
@@ -41,11 +49,13 @@ True
 from __future__ import annotations
 
 import math
+from array import array
 from collections import deque
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from correlator.detect.envelope import RollingEnvelope
+from correlator.detect.level_shift import LevelShift
 from correlator.detect.metric_detector import MetricDetector, MetricDetectorParams
 
 __all__ = [
@@ -68,13 +78,33 @@ class ContextualParams(BaseModel):
         description="The break-out detector (its own cool-down is off: the fused one rules)",
     )
     bins: int = Field(4, ge=2, le=64, description="Equal bins across the recent range")
-    order: int = Field(4, ge=1, le=8, description="Longest bin history a transition looks at")
+    order: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="Longest bin history a transition looks at (a longer one only adds "
+        "partial scores below the alert level: a new first-order step is new at every order)",
+    )
     range_window: int = Field(5000, ge=10, description="Values whose range the bins split")
     novelty_weight: float = Field(0.95, ge=0, le=1, description="Weight of transition novelty")
     seasonal_window: int = Field(2000, ge=10, description="Residuals in the residual envelope")
-    seasonal_scale: float = Field(0.05, gt=0, description="Relative excess scoring 1 - 1/e")
+    seasonal_scale: float = Field(0.2, gt=0, description="Relative excess scoring 1 - 1/e")
     seasonal_weight: float = Field(1.0, ge=0, le=1, description="Weight of the seasonal score")
     max_period: int = Field(2000, ge=2, description="Most points per day kept for the lag")
+    record_window: int = Field(5000, ge=2, description="Values in the long (record) envelope")
+    record_weight: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Share of the fused score given to a break-out of the "
+        "long envelope, so records outrank break-outs of the recent range",
+    )
+    level_short: int = Field(4, ge=1, description="Values in the level-shift short mean")
+    level_alpha: float = Field(0.01, gt=0, le=1, description="EWMA weight of the short means")
+    level_z_start: float = Field(8.0, ge=0, description="Level-shift z that starts to score")
+    level_z_scale: float = Field(2.0, gt=0, description="Level-shift z above start scoring 1 - 1/e")
+    level_warmup: int = Field(300, ge=1, description="Observations before a level shift scores")
+    level_weight: float = Field(1.0, ge=0, le=1, description="Weight of the level-shift score")
     warmup: int = Field(150, ge=1, description="Observations learned before any score > 0")
     cooldown: int = Field(100, ge=0, description="Observations at score 0 after an alert")
     cooldown_above: float = Field(0.74, ge=0, le=1, description="Fused score that starts it")
@@ -141,6 +171,36 @@ class TransitionNovelty:
         return keys
 
 
+class _DayBuffer:
+    """The last ``size`` values as 32-bit floats in a ring (4 bytes a value, live and pickled).
+
+    >>> day = _DayBuffer(3)
+    >>> for value in [1.0, 2.0, 3.0, 4.0]:
+    ...     day.append(value)
+    >>> day.full, day.oldest
+    (True, 2.0)
+    """
+
+    __slots__ = ("_next", "_values", "full")
+
+    def __init__(self, size: int) -> None:
+        self._values = array("f", bytes(4 * size))
+        self._next = 0
+        self.full = False
+
+    @property
+    def oldest(self) -> float:
+        """The value appended ``size`` appends ago (once ``full``)."""
+        return self._values[self._next]
+
+    def append(self, value: float) -> None:
+        values = self._values
+        values[self._next] = value
+        self._next += 1
+        if self._next == len(values):
+            self._next, self.full = 0, True
+
+
 class SeasonalResidual:
     """Break-out of ``|value - value one day ago|`` from the envelope of past residuals.
 
@@ -167,15 +227,15 @@ class SeasonalResidual:
     def __init__(self, window: int, scale: float, max_period: int, warmup: int) -> None:
         self.scale, self.max_period, self.warmup = scale, max_period, warmup
         self._residuals = RollingEnvelope(window)
-        self._day: deque[float] | None = None
+        self._day: _DayBuffer | None = None
         self._last_ts: float | None = None
         self.residuals_seen = 0
 
     def _residual(self, value: float) -> float | None:
         day = self._day
-        if day is None or len(day) < (day.maxlen or 0):
+        if day is None or not day.full:
             return None
-        return abs(value - day[0])
+        return abs(value - day.oldest)
 
     def score_one(self, value: float, ts: float) -> float:
         residual = self._residual(value)
@@ -192,7 +252,7 @@ class SeasonalResidual:
             interval = ts - self._last_ts
             period = round(_DAY_S / interval) if interval > 0 else 0
             if 2 <= period <= self.max_period:
-                self._day = deque(maxlen=period)
+                self._day = _DayBuffer(period)
         self._last_ts = ts
         residual = self._residual(value)
         if residual is not None:
@@ -203,16 +263,29 @@ class SeasonalResidual:
 
 
 class ContextualDetector:
-    """Envelope break-out, transition novelty and seasonal residual, fused by ``max``."""
+    """Envelope break-out, transition novelty, seasonal residual and level shift, fused."""
 
-    __slots__ = ("_cooldown_left", "_envelope", "_last", "_novelty", "_seasonal", "params")
+    __slots__ = (
+        "_cooldown_left",
+        "_envelope",
+        "_last",
+        "_level",
+        "_novelty",
+        "_record",
+        "_seasonal",
+        "params",
+    )
 
     def __init__(self, params: ContextualParams | None = None) -> None:
         self.params = p = params or ContextualParams()
         self._envelope = MetricDetector(p.envelope)
+        self._record = RollingEnvelope(p.record_window)
         self._novelty = TransitionNovelty(p.bins, p.order, p.range_window, p.warmup)
         self._seasonal = SeasonalResidual(
             p.seasonal_window, p.seasonal_scale, p.max_period, p.warmup
+        )
+        self._level = LevelShift(
+            p.level_short, p.level_alpha, p.level_z_start, p.level_z_scale, p.level_warmup
         )
         self._cooldown_left = 0
         self._last: tuple[float, float, float] | None = None  # (value, ts, fused score)
@@ -230,6 +303,9 @@ class ContextualDetector:
             p.novelty_weight * self._novelty.score_one(value),
             p.seasonal_weight * self._seasonal.score_one(value, ts),
         )
+        if p.record_weight:
+            score = (1.0 - p.record_weight) * score + p.record_weight * self._record_score(value)
+        score = max(score, p.level_weight * self._level.score_one(value))
         self._last = (value, ts, score)
         return 0.0 if self._cooldown_left else score
 
@@ -247,5 +323,18 @@ class ContextualDetector:
         elif fused >= self.params.cooldown_above and fused > 0.0:
             self._cooldown_left = self.params.cooldown
         self._envelope.learn_one(value, ts)
+        self._record.update(value)
         self._novelty.learn_one(value)
         self._seasonal.learn_one(value, ts)
+        self._level.learn_one(value)
+
+    def _record_score(self, value: float) -> float:
+        """Break-out of the long envelope, scaled like the recent one's."""
+        low, high = self._record.low, self._record.high
+        if self.seen < self.params.warmup or low is None or high is None:
+            return 0.0
+        width = max(high - low, 1e-9 * max(1.0, abs(high), abs(low)))
+        excess = max(value - high, low - value) / width
+        if excess <= 0.0:
+            return 0.0
+        return 1.0 - math.exp(-excess / self.params.envelope.excess_scale)

@@ -92,8 +92,8 @@ register(
         name="contextual",
         params=ContextualParams,
         build=ContextualDetector,
-        description="Envelope break-out fused (max) with bin-transition novelty and the "
-        "residual against one day earlier, one cool-down (NAB 66; slower, larger state)",
+        description="Envelope break-out fused (max) with bin-transition novelty, the "
+        "residual against one day earlier and a level shift, one cool-down (NAB 67.5)",
     )
 )
 
