@@ -7,10 +7,7 @@ examples in ``docs/api-examples.md`` run against it.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import logging
-import signal
 import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DEMO_TOKEN", "DemoServe", "demo_app", "demo_server", "serve_demo", "with_demo_token"]
 
-log = logging.getLogger(__name__)
 DEMO_TOKEN = "correlator-demo-token"
 _TOKEN_NAME = "demo"
 
@@ -107,36 +103,16 @@ def demo_app(settings: Settings) -> FastAPI:
 
 def demo_server(settings: Settings) -> uvicorn.Server:
     """A uvicorn server for :func:`demo_app` on ``serve.host:serve.port`` (in the running loop)."""
-    import uvicorn
+    from correlator.serve.cli import uvicorn_server
 
-    config = uvicorn.Config(
-        demo_app(settings),
-        host=settings.serve.host,
-        port=settings.serve.port,
-        log_level="warning",
+    server: uvicorn.Server = uvicorn_server(
+        demo_app(settings), settings.serve.host, settings.serve.port
     )
-    return uvicorn.Server(config)
+    return server
 
 
 def serve_demo(settings: Settings) -> None:
-    """Serve :func:`demo_app` until Ctrl-C or SIGTERM, then return so the caller cleans up.
+    """Serve :func:`demo_app` until Ctrl-C or SIGTERM, then return so the caller cleans up."""
+    from correlator.serve.cli import serve_until_stopped
 
-    uvicorn shuts down on either signal, restores the handlers it found and raises the
-    signal again; the handlers installed here only note it, so instead of the process
-    dying there (leaving the demo's broker and Redis running) this function returns.
-    """
-    received: list[int] = []
-
-    def note(signum: int, _: object) -> None:
-        received.append(signum)
-
-    async def serve() -> None:
-        await demo_server(settings).serve()
-
-    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        asyncio.run(serve())
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    log.info("demo API stopped by %s", [signal.Signals(s).name for s in received])
+    serve_until_stopped(lambda: demo_server(settings))

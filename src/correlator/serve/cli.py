@@ -10,7 +10,8 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,14 @@ from correlator.serve.executions import runbooks_from_folder
 from correlator.serve.health import tcp_check
 from correlator.serve.settings import ServeSettings
 
-__all__ = ["add_arguments", "build_app", "run", "serve_settings_of"]
+__all__ = [
+    "add_arguments",
+    "build_app",
+    "run",
+    "serve_settings_of",
+    "serve_until_stopped",
+    "uvicorn_server",
+]
 
 log = logging.getLogger(__name__)
 
@@ -74,33 +82,64 @@ def build_app(
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    """Serve until interrupted; 0 on a clean stop, 2 on bad settings or unreachable ports."""
+def uvicorn_server(app: FastAPI, host: str, port: int, log_level: str = "warning") -> Any:
+    """A ``uvicorn.Server`` for ``app`` (build the app in the loop that will serve it)."""
     import uvicorn
 
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level))
+
+
+def serve_until_stopped(
+    make_server: Callable[[], Any], before: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Run ``before``, then the server ``make_server`` builds, in one event loop, until
+    SIGINT or SIGTERM; then return.
+
+    The server (and its app, whose Kafka producer binds to the running loop) is built
+    inside the loop. uvicorn shuts down on either signal, restores the handlers it found
+    and raises the signal again: the handlers installed here only note it, so the caller
+    gets control back to clean up and exit 0, instead of the process dying there.
+    """
+    received: list[int] = []
+
+    def note(signum: int, _: object) -> None:
+        received.append(signum)
+
+    async def serve() -> None:
+        if before is not None:
+            await before()
+        await make_server().serve()
+
+    previous = {sig: signal.signal(sig, note) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        asyncio.run(serve())
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("serve: stopped by %s", [signal.Signals(s).name for s in received])
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until interrupted; 0 on a clean stop, 2 on bad settings or unreachable ports."""
     from correlator.transport.admin import ensure_topics
 
     try:
         settings = load_settings(getattr(args, "config", None))
-        app = build_app(settings)
-        asyncio.run(
-            ensure_topics(
-                settings.kafka,
-                [settings.topics.incidents, settings.topics.alerts_in],
-                settings.topics.partitions,
-            )
+        serve = serve_settings_of(settings)
+        if not serve.tokens:
+            log.warning("serve: no tokens in serve.tokens; every API call will get 401")
+        host = args.host or serve.host
+        port = args.port if args.port is not None else serve.port
+
+        async def topics() -> None:
+            wanted = [settings.topics.incidents, settings.topics.alerts_in]
+            await ensure_topics(settings.kafka, wanted, settings.topics.partitions)
+
+        serve_until_stopped(
+            lambda: uvicorn_server(build_app(settings), host, port, args.log_level),
+            before=topics,
         )
     except CorrelatorError as exc:
         log.error("serve: %s", exc)  # noqa: TRY400 - the message says what to fix
         return 2
-    serve = serve_settings_of(settings)
-    if not serve.tokens:
-        log.warning("serve: no tokens in serve.tokens; every API call will get 401")
-    uvicorn.run(
-        app,
-        host=args.host or serve.host,
-        port=args.port if args.port is not None else serve.port,
-        log_level=args.log_level,
-        limit_max_requests=None,
-    )
     return 0
