@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,19 @@ import httpx
 import pytest
 import yaml
 
-from correlator.cli import main
+from correlator.cli import _engine_until, main
+from correlator.clock import FakeClock
 from correlator.config import Settings
+from correlator.correlate.rules import Silence, SilenceLoader, SilenceRepository
 from correlator.demo.produce import scenario_messages, stream_scenario
 from correlator.demo.scenario import Scenario
+from correlator.model.message import RawMessage
+from correlator.pipeline import build_engine
 from correlator.runtime import free_port
 from correlator.store.base import WriteBatch
 from correlator.store.incidents import IncidentRepository
 from correlator.store.redis import RedisStateStore
+from correlator.transport import MemorySink
 from correlator.transport.admin import ensure_topics
 from correlator.transport.kafka import KafkaSink, KafkaSource
 
@@ -145,3 +152,62 @@ def _recording(method: Any, calls: list[object]) -> Any:
         calls.append(self)
 
     return wrapper
+
+
+class _Script:
+    """A source whose n-th poll runs ``actions[n]`` (which returns the batch)."""
+
+    def __init__(self, actions: list[Callable[[], Awaitable[list[RawMessage]]]]) -> None:
+        self.actions = actions
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def get_batch(self, timeout_s: float) -> list[RawMessage]:
+        return await self.actions.pop(0)() if self.actions else []
+
+    async def commit(self, batch: Sequence[RawMessage]) -> None:
+        return None
+
+
+async def test_the_run_loop_picks_up_silences_added_and_deleted_while_it_runs(
+    settings: Settings,
+) -> None:
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    stop = asyncio.Event()
+    store = RedisStateStore(settings.redis.url.get_secret_value(), settings.redis.key_prefix)
+    repository = SilenceRepository(store)
+    silence = Silence.model_validate(
+        {"id": "disk-work", "matchers": ["alertname=DiskFull"], "created_by": "ops"}
+        | {"starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(hours=1)}
+    )
+    seen: list[set[str]] = []
+
+    async def add() -> list[RawMessage]:  # what POST /silences writes, while the engine runs
+        await repository.put(silence)
+        return []
+
+    async def delete() -> list[RawMessage]:
+        seen.append(set(engine.correlate.silences))
+        await repository.delete(silence.id)
+        return []
+
+    async def last() -> list[RawMessage]:
+        seen.append(set(engine.correlate.silences))
+        stop.set()
+        return []
+
+    engine = build_engine(
+        settings,
+        source=_Script([add, delete, last]),
+        sink=MemorySink(),
+        store=store,
+        clock=FakeClock(now),
+    )
+    loader = SilenceLoader(repository, configured=engine.correlate.silences)
+    await engine.start()
+    await _engine_until(engine, loader, settings, stop)
+    assert seen == [{"disk-work"}, set()]
