@@ -64,16 +64,27 @@ def _number_points(
         if point.flags & _NO_RECORDED_VALUE:
             continue
         which = point.WhichOneof("value")
-        if which is None:
-            raise ValidationFailedError(
-                f"{decoder}: {where}.{_kind(metric)}.data_points[{i}]: "
-                "neither as_double nor as_int is set"
-            )
+        ns: int = point.time_unix_nano
+        if which is None or not ns:
+            at = f"{where}.{_kind(metric)}.data_points[{i}]"
+            if which is None:
+                raise ValidationFailedError(f"{decoder}: {at}: neither as_double nor as_int is set")
+            raise ValidationFailedError(f"{decoder}: {at}.time_unix_nano is 0 (unset)")
         value = float(point.as_double if which == "as_double" else point.as_int)
-        ns = _time(point, decoder, f"{where}.{_kind(metric)}.data_points[{i}]")
-        point_ = _point(name, service, value, ns, attributes_to_dict(point.attributes))
-        if point_ is not None:
-            yield point_
+        if value - value != 0.0:  # NaN or infinite: skipped, as the model allows neither
+            continue
+        pairs = point.attributes
+        yield construct_trusted(
+            MetricPoint,
+            {
+                "kind": "metric",
+                "name": name,
+                "service": service,
+                "value": value,
+                "observed_at": datetime_from_ns(ns),
+                "labels": attributes_to_dict(pairs) if pairs else {},
+            },
+        )
 
 
 def _histogram_points(metric: Any, service: str, decoder: str, where: str) -> Iterator[MetricPoint]:

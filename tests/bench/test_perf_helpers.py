@@ -1,0 +1,78 @@
+"""Helpers of the throughput and latency benchmarks that decide what their numbers count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from correlator.bench.latency import _first_change
+from correlator.bench.load import Fault, Load
+from correlator.bench.throughput import _count_events
+from correlator.config import TopicSettings
+from correlator.ingest.decode_stage import DecodeStage
+from correlator.ingest.decoders.registry import decoder_for
+from correlator.model.alert import Alert, AlertStatus
+from correlator.model.incident import ChangeKind, Incident, IncidentChange
+from correlator.model.observation import Signal
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def test_the_parse_floor_counts_the_events_the_decoders_make() -> None:
+    topics = TopicSettings()
+    load = Load(services=6, requests_per_s=20, metrics_per_service=3, seconds=2, log_p=0.5)
+    records = [r.message for second in load.messages(topics) for r in second]
+    parsers = {
+        topics.spans: ExportTraceServiceRequest.FromString,
+        topics.metrics: ExportMetricsServiceRequest.FromString,
+        topics.logs: ExportLogsServiceRequest.FromString,
+    }
+    counted = sum(_count_events(parsers[m.topic](m.value or b"")) for m in records)
+    decoders = {topic: decoder_for(name) for topic, name in topics.decoders().items()}
+    decoded = DecodeStage(decoders, "dlq").process(records)
+    assert counted == len(decoded.events) > 0
+
+
+def change(
+    service: str, started_s: float, status: AlertStatus = AlertStatus.FIRING
+) -> IncidentChange:
+    at = START + timedelta(seconds=started_s)
+    alert = Alert(
+        fingerprint=f"{service}-{started_s}",
+        service=service,
+        entity=service,
+        signal=Signal.METRIC,
+        status=status,
+        starts_at=at,
+        last_seen_at=at,
+    )
+    incident = Incident(
+        incident_id="i1",
+        version=1,
+        title="t",
+        services=[service],
+        alerts=[alert],
+        opened_at=at,
+        updated_at=at,
+    )
+    return IncidentChange(change=ChangeKind.UPDATED, incident_id="i1", version=1, incident=incident)
+
+
+def test_a_fault_is_timed_to_the_first_change_carrying_its_own_firing_alert() -> None:
+    fault = Fault("svc-039", at_s=100, duration_s=6)
+    changes = [
+        (10.0, change("svc-039", 99.0)),  # before the fault was sent
+        (50.0, change("svc-039", 40.0)),  # an older alert of the same service
+        (50.2, change("svc-036", 101.0)),  # another service
+        (50.3, change("svc-039", 101.0, AlertStatus.RESOLVED)),
+        (50.4, change("svc-039", 101.0)),
+        (50.9, change("svc-039", 102.0)),
+    ]
+    latency, signal = _first_change(changes, fault, START, sent=50.0) or (0.0, "")
+    assert round(latency, 3) == 0.4 and signal == "metric"
+    assert _first_change(changes[:4], fault, START, sent=50.0) is None
