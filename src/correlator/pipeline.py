@@ -37,11 +37,13 @@ from correlator.detect.stage import DetectStage
 from correlator.ingest.decode_stage import Decoded, DecodeStage
 from correlator.ingest.decoders.base import Decoder
 from correlator.ingest.decoders.registry import decoder_for
+from correlator.model.alert import Alert
 from correlator.model.incident import IncidentChange
 from correlator.model.message import RawMessage
 from correlator.model.observation import Signal
 from correlator.normalize.log_templates import LogTemplateMiner
 from correlator.normalize.logs import LogWindows
+from correlator.normalize.spans import CallEdge
 from correlator.normalize.stage import Normalized, NormalizeStage
 from correlator.publish.stage import PublishStage
 from correlator.rank.stage import RankStage
@@ -76,6 +78,9 @@ class EngineStats:
 
 class Engine:
     """Runs batches from a source through the stages to the sink and the store."""
+
+    #: Whether the engine's whole state is snapshotted and restored (one engine per scope).
+    keeps_snapshot = True
 
     def __init__(
         self,
@@ -131,7 +136,7 @@ class Engine:
         if blob is not None:
             self.miner = LogTemplateMiner.from_bytes(blob)
             self.normalize.logs.miner = self.miner
-        snapshot = await self.snapshots.load()
+        snapshot = await self.snapshots.load() if self.keeps_snapshot else None
         if snapshot is not None:
             self._restore(snapshot)
         else:
@@ -169,8 +174,7 @@ class Engine:
         detected = self.detect.process(normalized.observations)
         self._evicted.update(detected.evicted)
         alerts = detected.alerts + [from_alert_event(e) for e in normalized.external_alerts]
-        self.ticks.add(alerts, normalized.edges)
-        changes = await self._run_ticks(flush)
+        changes = await self._correlate(alerts, normalized.edges, flush)
         for msg in batch:
             key = (msg.topic, msg.partition)
             if msg.offset >= self.positions.get(key, 0):
@@ -239,6 +243,13 @@ class Engine:
         elif self._high:
             self.watermark = max(self.watermark, max(self._high.values()))
 
+    async def _correlate(
+        self, alerts: Sequence[Alert], edges: Sequence[CallEdge], flush: bool
+    ) -> list[IncidentChange]:
+        """Queue alerts and edges by event time; run the ticks the watermark completed."""
+        self.ticks.add(alerts, edges)
+        return await self._run_ticks(flush)
+
     async def _run_ticks(self, flush: bool) -> list[IncidentChange]:
         """Correlate, rank and version every tick the watermark completed."""
         changes: list[IncidentChange] = []
@@ -286,15 +297,20 @@ class Engine:
         self.checkpoints.add_to(writes, {k: self.detect.series[k] for k in self.detect.dirty})
         self.detect.dirty.clear()
         writes.put(_MINER_KEY, self.miner.to_bytes())
-        self.snapshots.add_to(writes, dumps(self._state(), {"miner": self.miner}), fresh)
+        if self.keeps_snapshot:
+            self.snapshots.add_to(writes, dumps(self._state(), {"miner": self.miner}), fresh)
         await self.store.write(writes)
         if fresh:
             await self.publish.send(fresh)
             await self.snapshots.clear_outbox()
         if self.positions:
-            await self.source.commit(_offset_records(self.positions))
+            await self.source.commit(_offset_records(self._committable()))
         self._last_snapshot = self.clock.monotonic()
         return fresh
+
+    def _committable(self) -> Mapping[tuple[str, int], int]:
+        """The offsets a snapshot covers (all consumed ones: the snapshot holds the rest)."""
+        return self.positions
 
     def _state(self) -> dict[str, object]:
         return {
@@ -358,6 +374,7 @@ def build_engine(
     detector_factory: Callable[[Signal], Detector] | None = None,
     keep_published: bool = False,
     scope: str = "all",
+    engine_class: type[Engine] | None = None,
 ) -> Engine:
     """Wire an engine from settings with the registered decoders and detector."""
     max_bytes = settings.kafka.max_message_bytes
@@ -366,7 +383,7 @@ def build_engine(
         for topic, name in settings.topics.decoders().items()
     }
     factory = detector_factory or detector_factory_for(settings.detect)
-    return Engine(
+    return (engine_class or Engine)(
         settings,
         source=source,
         sink=sink,

@@ -17,16 +17,23 @@ from pathlib import Path
 
 from correlator.bench.perf_env import create_topics, new_engine
 from correlator.config import load_settings
+from correlator.stages import STAGES, build_stage_engine, ensure_stage_topics
 
 __all__ = ["main"]
 
 
-async def _run(config: Path, done_file: Path, idle_exit_s: float) -> int:
+async def _run(config: Path, done_file: Path, idle_exit_s: float, stage: str = "all") -> int:
     settings = load_settings(config)
     await create_topics(settings)
-    engine = new_engine(settings)
+    if stage != "all":
+        await ensure_stage_topics(settings)
+    engine = new_engine(settings) if stage == "all" else build_stage_engine(settings, stage)
+    hooks = getattr(engine.source, "on_assign", None)
+    if isinstance(hooks, list):
+        hooks.append(_print_assigned)
     await engine.start()
     seen, idle_since, reported = 0, time.monotonic(), 0.0
+    first = last = 0.0
     try:
         while True:
             got = await engine.step()
@@ -34,6 +41,8 @@ async def _run(config: Path, done_file: Path, idle_exit_s: float) -> int:
             if got:
                 if not seen:
                     print("started", flush=True)
+                    first = time.time()
+                last = time.time()
                 seen += got
                 idle_since = now
             if now - reported > 1.0:
@@ -42,10 +51,14 @@ async def _run(config: Path, done_file: Path, idle_exit_s: float) -> int:
             if _exists(done_file) and now - idle_since > idle_exit_s:
                 break
         await engine.flush()
-        print(f"finished {seen}", flush=True)
+        print(f"finished {seen} first={first:.3f} last={last:.3f}", flush=True)
     finally:
         await engine.stop()
     return 0
+
+
+async def _print_assigned(partitions: set[tuple[str, int]]) -> None:
+    print(f"assigned {len(partitions)}", flush=True)
 
 
 def _exists(path: Path) -> bool:
@@ -57,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True)
     parser.add_argument("--done-file", required=True)
     parser.add_argument("--idle-exit-s", type=float, default=6.0)
+    parser.add_argument("--stage", choices=STAGES, default="all")
     args = parser.parse_args(argv)
-    return asyncio.run(_run(Path(args.config), Path(args.done_file), args.idle_exit_s))
+    return asyncio.run(
+        _run(Path(args.config), Path(args.done_file), args.idle_exit_s, args.stage)
+    )
 
 
 if __name__ == "__main__":

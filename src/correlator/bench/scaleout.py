@@ -1,0 +1,196 @@
+"""Scale-out: the same load through 1 and then 2 detect processes in one consumer group.
+
+Each run has its own topics and key prefix on one embedded broker and Redis: one
+``--stage correlate`` process and ``N`` ``--stage detect`` processes
+(``python -m correlator.bench.perf_runner``, the engine of ``correlator run --stage``). Once
+the detect members have split the telemetry partitions, the generated fleet (with one
+fault, so there is an incident to compare) is produced as fast as the broker takes it.
+The rate is records (and events) per second over the detect group, from its first batch to
+its last; the speed-up is the 2-member rate over the 1-member rate. The incidents topic of
+the 2-member run is then compared with the 1-member run's: same ids, final versions,
+status, services and top root cause.
+
+    python -m correlator.bench.scaleout            # or: correlator bench scaleout
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from correlator.bench.crash import CrashOutcome, compare
+from correlator.bench.load import Fault, Load, LoadRecord
+from correlator.bench.perf_env import (
+    add_load_arguments,
+    create_topics,
+    load_from_args,
+    print_result,
+    produce,
+    services,
+    settings_data,
+)
+from correlator.config import Settings
+from correlator.demo.incidents_topic import read_changes
+from correlator.stages import ensure_stage_topics
+
+__all__ = ["ScaleRun", "add_arguments", "run"]
+
+_FINISHED = re.compile(rb"finished (\d+) first=([\d.]+) last=([\d.]+)")
+_ASSIGNED = re.compile(rb"assigned (\d+)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_load_arguments(parser, seconds=300)
+    parser.add_argument("--members", type=int, default=2, help="detect processes to compare")
+
+
+@dataclasses.dataclass
+class ScaleRun:
+    """One run: how fast its detect group went and what it published."""
+
+    members: int
+    records: int
+    events: int
+    seconds: float
+    outcome: CrashOutcome
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.seconds if self.seconds > 0 else 0.0
+
+
+def _with_fault(load: Load) -> Load:
+    """The load with one mid-tree service slow and failing after warm-up."""
+    at = max(220.0, load.seconds * 0.7)
+    service = load.name(max(0, load.services // 2 - 1))
+    load.faults = [Fault(service, at, max(30.0, load.seconds - at - 20.0))]
+    return load
+
+
+def _spawn(config: Path, done: Path, log: Path, stage: str) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "correlator.bench.perf_runner", "--config", str(config)]
+    argv += ["--done-file", str(done), "--stage", stage, "--idle-exit-s", "4"]
+    with log.open("ab") as out:
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def _split(logs: list[Path], total: int, limit_s: float = 90.0) -> None:
+    """Wait until every member's latest assignment is non-empty and they add up to ``total``."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        latest = [_ASSIGNED.findall(p.read_bytes()) if p.exists() else [] for p in logs]
+        if all(latest) and sum(int(a[-1]) for a in latest) == total:
+            await asyncio.sleep(1.0)  # let a trailing rebalance show up
+            again = [_ASSIGNED.findall(p.read_bytes()) for p in logs]
+            if [len(a) for a in again] == [len(a) for a in latest]:
+                return
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"detect members did not split {total} partitions in {limit_s:.0f}s")
+
+
+async def _one(
+    members: int,
+    bootstrap: str,
+    redis_url: str,
+    work: Path,
+    seconds: list[list[LoadRecord]],
+    partitions: int,
+) -> ScaleRun:
+    name = f"so{members}"
+    data = settings_data(bootstrap, redis_url, name, partitions)
+    settings = Settings.model_validate(data)
+    await create_topics(settings)
+    await ensure_stage_topics(settings)
+    config, done = work / f"{name}.yaml", work / f"{name}.done"
+    config.write_text(yaml.safe_dump(json.loads(json.dumps(data, default=str))))
+    detected = work / f"{name}.detected"  # the correlate process stops after the members
+    logs = [work / f"{name}-detect-{i}.log" for i in range(members)]
+    procs = [_spawn(config, done, log, "detect") for log in logs]
+    procs.append(_spawn(config, detected, work / f"{name}-correlate.log", "correlate"))
+    try:
+        await _split(logs, len(settings.topics.decoders()) * partitions)
+        rename = {
+            default: getattr(settings.topics, field)
+            for field, default in (("spans", "otlp_spans"), ("metrics", "otlp_metrics"),
+                                   ("logs", "otlp_logs"))
+        }  # fmt: skip
+        retargeted = [
+            [dataclasses.replace(r, message=dataclasses.replace(
+                r.message, topic=rename.get(r.message.topic, r.message.topic))) for r in second]
+            for second in seconds
+        ]  # fmt: skip
+        produced = await produce(settings, retargeted)
+        done.touch()
+        for proc in procs[:-1]:
+            await asyncio.to_thread(proc.wait, 900)
+        detected.touch()
+        await asyncio.to_thread(procs[-1].wait, 900)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    spans = [_FINISHED.search(p.read_bytes()) for p in logs]
+    if not all(spans):
+        raise RuntimeError(f"a detect member did not finish; see {work}")
+    first = min(float(m.group(2)) for m in spans if m)
+    last = max(float(m.group(3)) for m in spans if m)
+    records = sum(int(m.group(1)) for m in spans if m)
+    changes = await read_changes(settings.kafka, settings.topics.incidents, f"{name}-check")
+    return ScaleRun(members, records, produced.events, last - first, CrashOutcome(changes, []))
+
+
+async def _both(args: argparse.Namespace) -> tuple[ScaleRun, ScaleRun]:
+    load = _with_fault(load_from_args(args))
+    from correlator.config import TopicSettings
+
+    seconds = list(load.messages(TopicSettings()))
+    with services(args.work_dir) as (broker, redis, root):
+        single = await _one(1, broker.bootstrap_servers, redis.url, root, seconds, args.partitions)
+        several = await _one(
+            args.members, broker.bootstrap_servers, redis.url, root, seconds, args.partitions
+        )
+    return single, several
+
+
+def run(args: argparse.Namespace) -> int:
+    single, several = asyncio.run(_both(args))
+    problems = [p for p in compare(single.outcome, several.outcome) if "Redis" not in p]
+    speedup = several.events_per_s / single.events_per_s if single.events_per_s else 0.0
+    lines = [
+        f"1 detect process:  {single.records} records, {single.events_per_s:,.0f} events/s "
+        f"({single.seconds:.1f}s), {len(single.outcome.latest)} incident(s)",
+        f"{several.members} detect processes: {several.records} records, "
+        f"{several.events_per_s:,.0f} events/s ({several.seconds:.1f}s), "
+        f"{len(several.outcome.latest)} incident(s)",
+        f"speed-up: {speedup:.2f}x (target >= 1.7x on 2 cores)",
+        "incidents: "
+        + ("identical to the single-process run" if not problems else "DIFFER")
+        + "".join(f"\n  {p}" for p in problems),
+    ]
+    result: dict[str, Any] = {
+        "members": several.members,
+        "events_per_s_1": round(single.events_per_s),
+        f"events_per_s_{several.members}": round(several.events_per_s),
+        "speedup": round(speedup, 3),
+        "incidents": len(single.outcome.latest),
+        "incidents_identical": not problems,
+        "problems": problems,
+    }
+    print_result(lines, result, args.json)
+    return 0 if not problems else 1
+
+
+if __name__ == "__main__":
+    _parser = argparse.ArgumentParser(prog="correlator bench scaleout", description=__doc__)
+    add_arguments(_parser)
+    raise SystemExit(run(_parser.parse_args()))

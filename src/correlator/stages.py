@@ -1,0 +1,192 @@
+"""``correlator run --stage detect|correlate|all``: the engine split across processes.
+
+* ``detect`` (any number of processes in one consumer group, the telemetry partitions
+  split between them): decode → normalize → detect. Each batch's alerts, learned call
+  edges and the member's watermark (with the telemetry partitions it owns) go to the
+  ``alerts`` topic as one record keyed by correlation domain, so they stay in order.
+* ``correlate`` (one process per domain): reads the alerts topic, takes the lowest
+  watermark reported over every telemetry partition, and runs the same event-time ticks
+  as the single-process engine (``correlator.timeline``): correlate → rank → publish, with
+  the engine's snapshot, outbox and offsets in one store transaction.
+* ``all``: both in one process, wired in memory (the default).
+
+On a rebalance a detect member checkpoints every series it holds and commits its offsets
+before giving partitions up (``on_partitions_revoked``), then forgets them; whoever is
+assigned them restores each series from its checkpoint when it next reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+
+from correlator.config import Settings, TopicSettings
+from correlator.errors import ConfigError
+from correlator.model.alert import Alert
+from correlator.model.incident import IncidentChange
+from correlator.model.message import RawMessage
+from correlator.normalize.spans import CallEdge
+from correlator.pipeline import Engine, build_engine
+
+__all__ = [
+    "STAGES",
+    "CorrelateEngine",
+    "DetectEngine",
+    "alerts_topic",
+    "build_stage_engine",
+    "detection_message",
+    "ensure_stage_topics",
+]
+
+STAGES = ("all", "detect", "correlate")
+DOMAIN = "default"
+
+
+def alerts_topic(topics: TopicSettings) -> str:
+    """The topic between detect and correlate: ``topics.alerts`` or ``<prefix>alerts``.
+
+    >>> alerts_topic(TopicSettings(incidents="shop-incidents"))
+    'shop-alerts'
+    """
+    named = getattr(topics, "alerts", None)
+    return str(named) if named else topics.incidents.removesuffix("incidents") + "alerts"
+
+
+def timed_partitions(settings: Settings) -> list[tuple[str, int]]:
+    """Every telemetry partition whose event time holds the correlator's clock back."""
+    t = settings.topics
+    return [(name, p) for name in (t.spans, t.logs, t.metrics) for p in range(t.partitions)]
+
+
+def detection_message(
+    topic: str,
+    alerts: Sequence[Alert],
+    edges: Sequence[CallEdge],
+    watermark: float,
+    partitions: Sequence[tuple[str, int]],
+    domain: str = DOMAIN,
+) -> RawMessage:
+    """One detect batch's output as an ``alerts`` topic record."""
+    body = {
+        "alerts": [a.model_dump(mode="json") for a in alerts],
+        "edges": [[e.caller, e.callee, e.count, e.ts] for e in edges],
+        "watermark": watermark,
+        "partitions": [list(tp) for tp in sorted(partitions)],
+    }
+    return RawMessage(topic, json.dumps(body).encode(), key=domain.encode(), partition=-1)
+
+
+class DetectEngine(Engine):
+    """decode → normalize → detect; its output goes to the alerts topic."""
+
+    keeps_snapshot = False  # members share partitions over time: series checkpoints only
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.alerts_topic = alerts_topic(self.settings.topics)
+        self._lock = asyncio.Lock()
+        self._reported = 0.0
+        for hook, callback in (("on_revoke", self.release), ("on_assign", self._assigned)):
+            hooks = getattr(self.source, hook, None)
+            if isinstance(hooks, list):
+                hooks.append(callback)
+        self.owned: set[tuple[str, int]] = set()
+
+    async def process(self, batch: Sequence[RawMessage], flush: bool = False) -> None:
+        async with self._lock:
+            await super().process(batch, flush)
+
+    async def _correlate(
+        self, alerts: Sequence[Alert], edges: Sequence[CallEdge], flush: bool
+    ) -> list[IncidentChange]:
+        """Send alerts, edges and the watermark to the correlate stage (acknowledged)."""
+        timed = set(timed_partitions(self.settings))
+        owned = (self.owned & timed) or {k for k in self._high if k in timed}
+        watermark = self.watermark
+        if flush and self._high:
+            watermark = max(self._high.values())
+        if alerts or edges or watermark > self._reported or flush:
+            message = detection_message(self.alerts_topic, alerts, edges, watermark, list(owned))
+            await self.sink.send([message])
+            self._reported = watermark
+        return []
+
+    async def _assigned(self, partitions: set[tuple[str, int]]) -> None:
+        self.owned = set(partitions)
+
+    async def release(self, partitions: set[tuple[str, int]]) -> None:
+        """Before partitions go: checkpoint every series and commit; then forget them."""
+        async with self._lock:
+            await self.checkpoint()
+            self.detect.series.clear()
+            self.detect.dirty.clear()
+            self.owned -= partitions
+            for key in partitions:
+                self._high.pop(key, None)
+                self._seen.pop(key, None)
+
+
+class CorrelateEngine(Engine):
+    """Reads the alerts topic; correlate → rank → publish on event-time ticks."""
+
+    async def process(self, batch: Sequence[RawMessage], flush: bool = False) -> None:
+        alerts: list[Alert] = []
+        edges: list[CallEdge] = []
+        for msg in batch:
+            body = json.loads(msg.value or b"{}")
+            alerts.extend(Alert.model_validate(a) for a in body.get("alerts", ()))
+            edges.extend(
+                CallEdge(str(c), str(d), int(n), float(ts)) for c, d, n, ts in body.get("edges", ())
+            )
+            for topic, partition in body.get("partitions", ()):
+                key = (str(topic), int(partition))
+                self._high[key] = max(float(body["watermark"]), self._high.get(key, 0.0))
+        reported = [self._high.get(k, 0.0) for k in timed_partitions(self.settings)]
+        self.watermark = max(self.watermark, min(reported, default=0.0))
+        if flush and self._high:
+            self.watermark = max(self.watermark, max(self._high.values()))
+        self.ticks.add(alerts, edges)
+        changes = await self._run_ticks(flush)
+        for msg in batch:
+            key = (msg.topic, msg.partition)
+            self.positions[key] = max(self.positions.get(key, 0), msg.offset + 1)
+        published: list[IncidentChange] = []
+        if changes or flush or self._snapshot_due():
+            published = await self._snapshot(changes)
+        self.stats.alerts += len(alerts)
+        self.stats.batches += 1
+        self.stats.changes_published += len(published)
+
+
+async def ensure_stage_topics(settings: Settings) -> None:
+    """Create the alerts topic (one partition: one correlation domain) if it is missing."""
+    from correlator.transport.admin import ensure_topics
+
+    await ensure_topics(settings.kafka, [alerts_topic(settings.topics)], 1)
+
+
+def build_stage_engine(settings: Settings, stage: str = "all") -> Engine:
+    """The engine of one ``--stage`` on Kafka and Redis (``correlator run --stage``)."""
+    from correlator.store.redis import RedisStateStore
+    from correlator.transport.kafka import KafkaSink, KafkaSource
+
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r}; use one of {', '.join(STAGES)}")
+    kafka = settings.kafka
+    topics = list(settings.topics.decoders())
+    group = kafka.group_id
+    engine_class: type[Engine] = Engine
+    if stage == "detect":
+        engine_class, group = DetectEngine, f"{kafka.group_id}-detect"
+    elif stage == "correlate":
+        engine_class, group = CorrelateEngine, f"{kafka.group_id}-correlate"
+        topics = [alerts_topic(settings.topics)]
+    return build_engine(
+        settings,
+        source=KafkaSource(kafka, topics, group_id=group),
+        sink=KafkaSink(kafka),
+        store=RedisStateStore(settings.redis.url.get_secret_value(), settings.redis.key_prefix),
+        scope=stage,
+        engine_class=engine_class,
+    )
