@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -211,3 +212,26 @@ async def test_the_run_loop_picks_up_silences_added_and_deleted_while_it_runs(
     await engine.start()
     await _engine_until(engine, loader, settings, stop)
     assert seen == [{"disk-work"}, set()]
+
+
+def test_run_api_on_a_port_in_use_stops_the_engine_and_exits_2(
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    started: list[object] = []
+    stopped: list[object] = []
+    for cls in (RedisStateStore, KafkaSink, KafkaSource):
+        monkeypatch.setattr(cls, "start", _recording(cls.start, started))  # type: ignore[attr-defined]
+        monkeypatch.setattr(cls, "stop", _recording(cls.stop, stopped))  # type: ignore[attr-defined]
+    config = _config_file(settings, tmp_path)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        code = main(["run", "--config", str(config), "--api", "--port", str(port)])
+    assert code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+    assert {type(p) for p in started} >= {RedisStateStore, KafkaSink, KafkaSource}
+    assert {id(p) for p in started} <= {id(p) for p in stopped}

@@ -184,14 +184,29 @@ async def _engine_until(
     host: str | None = None,
     port: int | None = None,
 ) -> None:
-    """Step a started engine until ``stop`` is set (serving the API too with ``with_api``).
+    """Step a started engine until ``stop`` is set (serving the API too with ``with_api``);
+    stop the engine (and the API) on the way out, whatever the reason.
 
     Before each batch, silences added or deleted in the store (``/silences``) are picked
     up: one Redis GET of their version while nothing changed.
     """
-    api = _api_server(settings, engine, host, port) if with_api else None
-    api_task = asyncio.create_task(api.serve()) if api else None
+    from correlator.serve.cli import bind_socket
+
+    api: Any = None
+    api_task: asyncio.Task[None] | None = None
     try:
+        if with_api:
+            # bound first, so a port in use stops the start (exit 2) instead of the API
+            # silently missing while the engine runs
+            host = host or settings.serve.host
+            port = port if port is not None else settings.serve.port
+            listening = bind_socket(host, port, "serve.port or --port")
+            try:
+                api = _api_server(settings, engine, host, port)
+            except BaseException:
+                listening.close()
+                raise
+            api_task = asyncio.create_task(api.serve(sockets=[listening]))
         while not stop.is_set():
             await silences.refresh(engine.correlate.silences, engine.clock.now())
             await engine.step()
@@ -202,22 +217,14 @@ async def _engine_until(
         await engine.stop()
 
 
-def _api_server(settings: Settings, engine: Engine, host: str | None, port: int | None) -> Any:
+def _api_server(settings: Settings, engine: Engine, host: str, port: int) -> Any:
     """A uvicorn server for the API in this event loop, showing the engine's live state."""
-    import uvicorn
-
-    from correlator.serve.cli import build_app
+    from correlator.serve.cli import build_app, uvicorn_server
 
     app = build_app(
         settings, topology_provider=lambda: engine.topology, stats_provider=lambda: engine.stats
     )
-    config = uvicorn.Config(
-        app,
-        host=host or settings.serve.host,
-        port=port if port is not None else settings.serve.port,
-        log_level="warning",
-    )
-    return uvicorn.Server(config)
+    return uvicorn_server(app, host, port)
 
 
 def _replay(args: argparse.Namespace) -> int:

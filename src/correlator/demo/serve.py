@@ -8,7 +8,6 @@ examples in ``docs/api-examples.md`` run against it.
 from __future__ import annotations
 
 import ipaddress
-import socket
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -55,15 +54,9 @@ class DemoServe:
                 "(16+ characters) to serve the demo there"
             )
         _token_spec(self.token)
-        with socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
-            try:
-                probe.bind((self.host, self.port))
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot listen on {self.host}:{self.port} ({exc.strerror}); "
-                    "pass another --port"
-                ) from exc
+        from correlator.serve.cli import bind_socket
+
+        bind_socket(self.host, self.port, "--port").close()
 
 
 def _loopback(host: str) -> bool:

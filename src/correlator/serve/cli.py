@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from fastapi import FastAPI
 from correlator.clock import SystemClock
 from correlator.config import Settings, load_settings
 from correlator.correlate.topology import TopologyGraph, load_topology
-from correlator.errors import CorrelatorError
+from correlator.errors import ConfigError, CorrelatorError
 from correlator.serve.app import create_app
 from correlator.serve.executions import runbooks_from_folder
 from correlator.serve.health import tcp_check
@@ -28,6 +29,7 @@ from correlator.serve.settings import ServeSettings
 
 __all__ = [
     "add_arguments",
+    "bind_socket",
     "build_app",
     "run",
     "serve_settings_of",
@@ -80,6 +82,23 @@ def build_app(
         runbooks=runbooks_from_folder(settings.runbooks_dir),
         broker_check=tcp_check(settings.kafka.bootstrap_servers),
     )
+
+
+def bind_socket(host: str, port: int, change: str = "--port") -> socket.socket:
+    """A TCP socket bound to ``host:port`` for uvicorn to listen on.
+
+    Raises ConfigError naming what to ``change`` when the address is taken or invalid.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        reason = exc.strerror or str(exc)
+        raise ConfigError(f"cannot listen on {host}:{port} ({reason}); change {change}") from exc
+    return sock
 
 
 def uvicorn_server(app: FastAPI, host: str, port: int, log_level: str = "warning") -> Any:
