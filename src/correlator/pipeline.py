@@ -224,7 +224,9 @@ class Engine:
 
         Span, log and metric partitions hold time back (a tick runs only once each of them
         is past it); a partition silent for ``idle_partition_s`` of wall time stops holding
-        it back, which only matters when a partition stops receiving data.
+        it back, which only matters when a partition stops receiving data. An assigned
+        partition that has not reported yet holds time still (for up to ``idle_partition_s``),
+        so the first partition to answer cannot run ahead of the others.
         """
         wall = self.clock.monotonic()
         timed = (
@@ -237,6 +239,15 @@ class Engine:
                 self._high[key] = max(ts, self._high.get(key, ts))
                 self._seen[key] = wall
         idle = self.settings.detect.idle_partition_s
+        assignment = getattr(self.source, "assignment", None)
+        owned: set[tuple[str, int]] = assignment() if callable(assignment) else set()
+        for key in owned:
+            if key[0] in timed and key not in self._high:
+                self._seen.setdefault(key, wall)
+        if any(
+            k not in self._high and wall - self._seen[k] <= idle for k in owned & set(self._seen)
+        ):
+            return
         active = [ts for key, ts in self._high.items() if wall - self._seen[key] <= idle]
         if active:
             self.watermark = max(self.watermark, min(active))

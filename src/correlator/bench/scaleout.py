@@ -146,6 +146,8 @@ async def _one(
     last = max(float(m.group(3)) for m in spans if m)
     records = sum(int(m.group(1)) for m in spans if m)
     changes = await read_changes(settings.kafka, settings.topics.incidents, f"{name}-check")
+    with (work / f"{name}-incidents.jsonl").open("w") as out:
+        out.writelines(c.model_dump_json() + "\n" for c in changes)
     return ScaleRun(members, records, produced.events, last - first, CrashOutcome(changes, []))
 
 
