@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections import deque
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -127,7 +126,7 @@ class TransitionNovelty:
     def __init__(self, bins: int, order: int, range_window: int, warmup: int) -> None:
         self.bins, self.order, self.warmup = bins, order, warmup
         self._range = RollingEnvelope(range_window)
-        self._history: deque[int] = deque(maxlen=order)
+        self._history: tuple[int, ...] = ()  # the last ``order`` bins, oldest first
         self._counts: dict[tuple[tuple[int, ...], int], int] = {}
         self._cached: tuple[float, list[tuple[tuple[int, ...], int]]] | None = None
         self.seen = 0
@@ -155,7 +154,7 @@ class TransitionNovelty:
         counts = self._counts
         for key in self._keys(value):
             counts[key] = counts.get(key, 0) + 1
-        self._history.append(self._bin(value))
+        self._history = (*self._history, self._bin(value))[-self.order :]
         self._range.update(value)
         self._cached = None
         self.seen += 1
@@ -165,7 +164,7 @@ class TransitionNovelty:
         if cached is not None and cached[0] == value:
             return cached[1]
         current = self._bin(value)
-        history = tuple(self._history)
+        history = self._history
         keys = [(history[-j:], current) for j in range(1, len(history) + 1)]
         self._cached = (value, keys)
         return keys

@@ -23,7 +23,7 @@ True
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 
 __all__ = ["LevelShift"]
 
@@ -50,7 +50,7 @@ class LevelShift:
     ) -> None:
         self.short, self.alpha, self.warmup = short, alpha, warmup
         self.z_start, self.z_scale = z_start, z_scale
-        self._recent: deque[float] = deque(maxlen=short)
+        self._recent = array("d")  # the last ``short`` values, oldest first
         self._mean: float | None = None
         self._var = 0.0
         self.seen = 0
@@ -70,6 +70,8 @@ class LevelShift:
     def learn_one(self, value: float) -> None:
         """Add ``value`` to the short window and the window's mean to the EWMA."""
         recent = self._recent
+        if len(recent) == self.short:
+            del recent[0]
         recent.append(value)
         self.seen += 1
         if len(recent) < self.short:

@@ -69,11 +69,14 @@ def build_detector(kind: str, params: Mapping[str, Any] | None = None) -> Detect
     if spec is None:
         known = ", ".join(sorted(_KINDS))
         raise DetectorError(f"unknown detector kind {kind!r}; known kinds: {known}")
+    return spec.build(_validated(spec, params))
+
+
+def _validated(spec: DetectorKind, params: Mapping[str, Any] | None) -> BaseModel:
     try:
-        validated = spec.params.model_validate(dict(params or {}))
+        return spec.params.model_validate(dict(params or {}))
     except ValidationError as exc:
-        raise DetectorError(f"detector {kind!r}: invalid params: {exc}") from exc
-    return spec.build(validated)
+        raise DetectorError(f"detector {spec.name!r}: invalid params: {exc}") from exc
 
 
 for _name in ("default", "envelope"):
@@ -113,7 +116,7 @@ def detector_factory_for(settings: DetectSettings) -> Callable[[Signal], Detecto
 
     Every configured choice is built once here, so a bad kind or parameter fails at start.
     """
-    choices: dict[Signal, tuple[str, dict[str, Any]]] = {}
+    choices: dict[Signal, tuple[DetectorKind, BaseModel]] = {}
     for signal, group in SIGNAL_GROUPS.items():
         choice = settings.detectors.get(group)
         if choice is None:
@@ -122,10 +125,12 @@ def detector_factory_for(settings: DetectSettings) -> Callable[[Signal], Detecto
                 f"add detect.detectors.{group} (kind and params)"
             )
         build_detector(choice.kind, choice.params)
-        choices[signal] = (choice.kind, choice.params)
+        spec = _KINDS[choice.kind]
+        choices[signal] = (spec, _validated(spec, choice.params))
 
     def factory(signal: Signal) -> Detector:
-        kind, params = choices[signal]
-        return build_detector(kind, params)
+        # One frozen params model per signal group, shared by its series (less per series).
+        spec, params = choices[signal]
+        return spec.build(params)
 
     return factory
