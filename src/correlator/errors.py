@@ -70,7 +70,7 @@ class StoreError(CorrelatorError):
 
 
 class ServiceStartError(CorrelatorError):
-    """An embedded service (broker, Redis) could not be started."""
+    """A service (the embedded broker or Redis, or the engine itself) could not start."""
 
 
 class DetectorError(CorrelatorError):
