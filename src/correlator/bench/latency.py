@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import time
 from dataclasses import replace
@@ -58,10 +59,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-rate", type=float, default=50_000, help="engine max, events/s")
     parser.add_argument("--rate", type=float, default=0.0, help="events/s (0: max-rate / 2)")
     parser.add_argument("--faults", type=int, default=24, help="faults injected (samples)")
-    parser.add_argument("--warmup-s", type=int, default=60, help="seconds before the 1st fault")
-    parser.add_argument("--spacing-s", type=int, default=15, help="seconds between faults")
-    parser.add_argument("--fault-s", type=int, default=6)
+    parser.add_argument("--warmup-s", type=int, default=40, help="seconds before the 1st fault")
+    parser.add_argument("--spacing-s", type=int, default=10, help="seconds between faults")
+    parser.add_argument("--fault-s", type=int, default=4)
     parser.set_defaults(metric_interval_s=1)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a child process has used so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -144,14 +151,20 @@ async def _measure(
     reader = asyncio.create_task(_read_changes(settings, changes))
     engine = engine_process(data, work, "lat-engine")
     sent_at: dict[int, float] = {}
+    send_s: list[float] = []
     try:
         await asyncio.sleep(5)  # the engine joins its group; the reader is at the end
+        cpu_before = _cpu_seconds(engine.pid)
         async with KafkaSink(settings.kafka) as sink:
             t0 = time.monotonic()
             for t, second in enumerate(seconds):
                 await asyncio.sleep(max(0.0, t0 + t - time.monotonic()))
                 sent_at[t] = time.monotonic()
                 await sink.send([r.message for r in second])
+                send_s.append(time.monotonic() - sent_at[t])
+            streamed_s = time.monotonic() - t0
+        cpu_streaming = _cpu_seconds(engine.pid) - cpu_before
+        load_average = os.getloadavg()[0]
         await asyncio.sleep(args.fault_s + 25)
     finally:
         engine.terminate()
@@ -182,6 +195,10 @@ async def _measure(
         "latency_max_s": round(max(latencies), 3) if latencies else None,
         "latency_mean_s": round(statistics.fmean(latencies), 3) if latencies else None,
         "first_alert_signals": first_signals,
+        "engine_cpu_share": round(cpu_streaming / streamed_s, 3),
+        "load_average_1m": round(load_average, 2),
+        "send_s_p50": round(_quantile(send_s, 0.5), 3),
+        "send_s_max": round(max(send_s), 3),
         "incidents_opened": len(
             {c.incident_id for _, c in changes if c.change is ChangeKind.OPENED}
         ),
@@ -206,6 +223,10 @@ def run(args: argparse.Namespace) -> int:
         f"first alert per fault by signal: {r['first_alert_signals']}; metric points are "
         f"scored on arrival (bound: engine poll {r['poll_timeout_s']}s + one batch), span/log "
         f"signals wait for their {r['window_s']}s event-time window to close",
+        f"engine CPU while streaming: {r['engine_cpu_share']:.0%} of a core (near 100% the "
+        f"engine lags and latency is queueing); load average {r['load_average_1m']} on "
+        f"{os.cpu_count()} cores; sending one second took {r['send_s_p50']}s (max "
+        f"{r['send_s_max']}s)",
     ]
     print_result(lines, result, args.json)
     return 0 if r["detected"] == r["faults"] else 1
