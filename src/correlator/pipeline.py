@@ -275,7 +275,7 @@ class Engine:
         return changes
 
     def _busy(self) -> bool:
-        return any(True for _ in self.correlate.open_incidents())
+        return bool(self.correlate.open_incidents())
 
     async def _load_series(self, keys: Sequence[str]) -> dict[str, SeriesState]:
         """States of ``keys`` evicted since the last snapshot, else from their checkpoints."""
@@ -338,22 +338,28 @@ class Engine:
 
     def _restore(self, blob: bytes) -> None:
         """Adopt a snapshot and resume the source at its offsets."""
+        key = self.snapshots.state_key
         try:
             state = loads(blob, {"miner": self.miner})
-            state = state if state.get("version") == _SNAPSHOT_VERSION else {}
-            self.normalize = state["normalize"]
-            self.topology = self.correlate.topology = self.rank.topology = state["topology"]
-            self.correlate.load_state(state["correlate"])
-            self.ticks = state["ticks"]
-            self.watermark = state["watermark"]
-            self._high = state["high"]
-            self.detect.latest_ts = state["detect_latest_ts"]
-            self.positions = state["positions"]
-        except (pickle.UnpicklingError, AttributeError, EOFError, ImportError, KeyError) as exc:
+        except (pickle.UnpicklingError, AttributeError, EOFError, ImportError) as exc:
             raise SnapshotError(
-                f"engine snapshot {self.snapshots.state_key!r} cannot be restored ({exc}); "
-                "delete that key to start from the committed offsets without it"
+                f"engine snapshot {key!r} cannot be restored ({exc}); delete that key to "
+                "start from the committed offsets without it"
             ) from exc
+        version = state.get("version") if isinstance(state, dict) else None
+        if version != _SNAPSHOT_VERSION:
+            raise SnapshotError(
+                f"engine snapshot {key!r} has format {version!r}, this engine reads "
+                f"{_SNAPSHOT_VERSION}; delete that key to start from the committed offsets"
+            )
+        self.normalize = state["normalize"]
+        self.topology = self.correlate.topology = self.rank.topology = state["topology"]
+        self.correlate.load_state(state["correlate"])
+        self.ticks = state["ticks"]
+        self.watermark = state["watermark"]
+        self._high = state["high"]
+        self.detect.latest_ts = state["detect_latest_ts"]
+        self.positions = state["positions"]
         wall = self.clock.monotonic()
         self._seen = dict.fromkeys(self._high, wall)
         if isinstance(self.source, Resumable):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Sequence
 
 from correlator.config import Settings, TopicSettings
@@ -39,6 +40,7 @@ __all__ = [
     "ensure_stage_topics",
 ]
 
+log = logging.getLogger(__name__)
 STAGES = ("all", "detect", "correlate")
 DOMAIN = "default"
 
@@ -81,17 +83,20 @@ class DetectEngine(Engine):
     """decode → normalize → detect; its output goes to the alerts topic."""
 
     keeps_snapshot = False  # members share partitions over time: series checkpoints only
+    alerts_topic = ""
+    owned: frozenset[tuple[str, int]] = frozenset()
+    _lock: asyncio.Lock
+    _reported = 0.0
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    async def start(self) -> None:
+        """Register the rebalance hooks (on a Kafka source), then start as any engine."""
         self.alerts_topic = alerts_topic(self.settings.topics)
         self._lock = asyncio.Lock()
-        self._reported = 0.0
         for hook, callback in (("on_revoke", self.release), ("on_assign", self._assigned)):
             hooks = getattr(self.source, hook, None)
             if isinstance(hooks, list):
                 hooks.append(callback)
-        self.owned: set[tuple[str, int]] = set()
+        await super().start()
 
     async def process(self, batch: Sequence[RawMessage], flush: bool = False) -> None:
         async with self._lock:
@@ -113,7 +118,7 @@ class DetectEngine(Engine):
         return []
 
     async def _assigned(self, partitions: set[tuple[str, int]]) -> None:
-        self.owned = set(partitions)
+        self.owned = frozenset(partitions)
 
     async def release(self, partitions: set[tuple[str, int]]) -> None:
         """Before partitions go: checkpoint every series and commit; then forget them."""
@@ -121,7 +126,7 @@ class DetectEngine(Engine):
             await self.checkpoint()
             self.detect.series.clear()
             self.detect.dirty.clear()
-            self.owned -= partitions
+            self.owned = self.owned - partitions
             for key in partitions:
                 self._high.pop(key, None)
                 self._seen.pop(key, None)
@@ -134,7 +139,11 @@ class CorrelateEngine(Engine):
         alerts: list[Alert] = []
         edges: list[CallEdge] = []
         for msg in batch:
-            body = json.loads(msg.value or b"{}")
+            try:
+                body = json.loads(msg.value or b"{}")
+            except ValueError:
+                log.warning("not a detect record: %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+                continue
             alerts.extend(Alert.model_validate(a) for a in body.get("alerts", ()))
             edges.extend(
                 CallEdge(str(c), str(d), int(n), float(ts)) for c, d, n, ts in body.get("edges", ())

@@ -24,9 +24,10 @@ async def test_sigkilled_engine_loses_and_duplicates_no_incident(tmp_path: Path)
         EmbeddedBroker(tmp_path / "broker") as broker,
         EmbeddedRedis(tmp_path / "redis", persistent=True) as redis,
     ):
-        reference = await crash_case("ref", broker, redis, tmp_path, kills=0)
+        # 0.06 wall s per simulated s: the 840 s stream lasts ~50 s, past the third kill
+        reference = await crash_case("ref", broker, redis, tmp_path, kills=0, pace_s=0.06)
         crashed = await crash_case(
-            "crash", broker, redis, tmp_path, kills=3, redis_kill_at=1, seed=3
+            "crash", broker, redis, tmp_path, kills=3, redis_kill_at=1, seed=3, pace_s=0.06
         )
     assert crashed.kills == 3 and crashed.redis_restarts == 1
     [incident] = [c.incident for c in reference.latest.values()]

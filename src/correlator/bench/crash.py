@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs of the engine")
     parser.add_argument("--redis-kill-at", type=int, default=2, help="kill Redis at this kill")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--pace-s", type=float, default=0.03, help="wall s per simulated s")
+    parser.add_argument("--pace-s", type=float, default=0.06, help="wall s per simulated s")
     parser.add_argument("--work-dir", default="")
     parser.add_argument("--json", action="store_true")
 
