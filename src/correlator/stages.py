@@ -128,6 +128,7 @@ class DetectEngine(Engine):
             self.detect.dirty.clear()
             self.owned = self.owned - partitions
             for key in partitions:
+                self.positions.pop(key, None)
                 self._high.pop(key, None)
                 self._seen.pop(key, None)
 

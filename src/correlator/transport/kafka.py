@@ -116,10 +116,13 @@ class KafkaSource:
         return out
 
     async def commit(self, batch: Sequence[RawMessage]) -> None:
+        """Commit offset + 1 per partition; partitions no longer owned are left to their owner."""
+        owned = self._consumer.assignment()
         offsets: dict[TopicPartition, int] = {}
         for msg in batch:
             tp = TopicPartition(msg.topic, msg.partition)
-            offsets[tp] = max(offsets.get(tp, 0), msg.offset + 1)
+            if tp in owned:
+                offsets[tp] = max(offsets.get(tp, 0), msg.offset + 1)
         if not offsets:
             return
         try:
