@@ -51,7 +51,8 @@ async def _run(config: Path, done_file: Path, idle_exit_s: float, stage: str = "
             if _exists(done_file) and now - idle_since > idle_exit_s:
                 break
         await engine.flush()
-        print(f"finished {seen} first={first:.3f} last={last:.3f}", flush=True)
+        late = (engine.normalize.spans.late, engine.normalize.logs.late, engine.ticks.late)
+        print(f"finished {seen} first={first:.3f} last={last:.3f} late={late}", flush=True)
     finally:
         await engine.stop()
     return 0
