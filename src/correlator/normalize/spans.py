@@ -22,7 +22,7 @@ from correlator.normalize.windows import closed_buckets
 __all__ = ["CallEdge", "SpanWindows"]
 
 _SERVER_KINDS = frozenset({SpanKind.SERVER, SpanKind.CONSUMER})
-_MAX_REMEMBERED_SPANS = 200_000
+_MAX_REMEMBERED_SPANS = 200_000  # per map, at most (two generations of half that)
 _V = TypeVar("_V")
 
 
@@ -85,8 +85,8 @@ class SpanWindows:
         self._closed_upto: int | None = None
         self._cells: dict[int, dict[str, _Cell]] = defaultdict(dict)
         self._edges: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
-        self._span_service: _Recent[str] = _Recent(_MAX_REMEMBERED_SPANS)
-        self._orphans: _Recent[list[str]] = _Recent(_MAX_REMEMBERED_SPANS)
+        self._span_service: _Recent[str] = _Recent(_MAX_REMEMBERED_SPANS // 2)
+        self._orphans: _Recent[list[str]] = _Recent(_MAX_REMEMBERED_SPANS // 2)
 
     def add(self, span: SpanRecord) -> None:
         """Account one finished span."""
