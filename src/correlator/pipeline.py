@@ -224,7 +224,9 @@ class Engine:
 
         Span, log and metric partitions hold time back (a tick runs only once each of them
         is past it); a partition silent for ``idle_partition_s`` of wall time stops holding
-        it back, which only matters when a partition stops receiving data. An assigned
+        it back, which only matters when a partition stops receiving data: one the source
+        says still has records to fetch (``caught_up`` false) is never idle, so a slow or
+        busy engine does not mistake a backlog for silence. An assigned
         partition that has not reported yet holds time still (for up to ``idle_partition_s``),
         so the first partition to answer cannot run ahead of the others.
         """
@@ -241,14 +243,19 @@ class Engine:
         idle = self.settings.detect.idle_partition_s
         assignment = getattr(self.source, "assignment", None)
         owned: set[tuple[str, int]] = assignment() if callable(assignment) else set()
-        for key in owned:
+        for key in owned if self._high else ():  # the wait starts with the first data
             if key[0] in timed and key not in self._high:
                 self._seen.setdefault(key, wall)
         if any(
             k not in self._high and wall - self._seen[k] <= idle for k in owned & set(self._seen)
         ):
             return
-        active = [ts for key, ts in self._high.items() if wall - self._seen[key] <= idle]
+        caught_up = getattr(self.source, "caught_up", None)
+        active = [
+            ts
+            for key, ts in self._high.items()
+            if wall - self._seen[key] <= idle or (callable(caught_up) and not caught_up(key))
+        ]
         if active:
             self.watermark = max(self.watermark, min(active))
         elif self._high:

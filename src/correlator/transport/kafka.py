@@ -43,6 +43,7 @@ class KafkaSource:
         self._settings = settings
         self._topics = list(topics)
         self._resume: dict[tuple[str, int], int] = {}
+        self._next: dict[tuple[str, int], int] = {}
         self.on_assign: list[Callable[[set[tuple[str, int]]], Awaitable[None]]] = []
         self.on_revoke: list[Callable[[set[tuple[str, int]]], Awaitable[None]]] = []
         self._consumer = AIOKafkaConsumer(
@@ -101,6 +102,8 @@ class KafkaSource:
             raise TransportError(f"fetch failed: {exc}") from exc
         out: list[RawMessage] = []
         for tp, msgs in records.items():
+            if msgs:
+                self._next[(tp.topic, tp.partition)] = msgs[-1].offset + 1
             for rec in msgs:
                 out.append(
                     RawMessage(
@@ -130,6 +133,15 @@ class KafkaSource:
         except KafkaError as exc:
             raise TransportError(f"offset commit failed: {exc}") from exc
 
+    def caught_up(self, partition: tuple[str, int]) -> bool:
+        """True when everything the broker last said ``partition`` holds has been returned.
+
+        A partition with records still to fetch is behind, not idle, however long it has
+        been since its last batch.
+        """
+        high = self._consumer.highwater(TopicPartition(*partition))
+        return high is not None and self._next.get(partition, 0) >= high
+
     def assignment(self) -> set[tuple[str, int]]:
         """The partitions this member owns now."""
         return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
@@ -143,6 +155,8 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         lost = {(tp.topic, tp.partition) for tp in revoked}
+        for key in lost:
+            self._source._next.pop(key, None)
         for callback in self._source.on_revoke:
             await callback(lost)
 
