@@ -5,12 +5,13 @@ The fleet's telemetry is generated up front (so generation does not compete with
 for the two cores), then sent one simulated second per wall second at ``--rate`` events/s
 (default: half of ``--max-rate``, the engine's measured maximum from ``bench throughput``)
 to an engine running as its own process (``correlator run``). Every ``--spacing-s`` seconds
-after warm-up one leaf service (in turn) turns slow, failing and hot for ``--fault-s``
-seconds: ``--faults`` samples (24 by default, so p99 is the worst but one of them). For each
-fault: t0 = when the producer started sending the first second holding the fault's
-records; t1 = when a reader of the incidents topic first got a change (opened, or updated
-when the alert joins an incident already open) carrying a firing alert of the faulty
-service that started during the fault; latency = t1 - t0.
+after warm-up one leaf service (each leaf in turn, so none flaps) turns slow, failing and
+hot for ``--fault-s`` seconds: ``--faults`` samples (24 by default; below 100 samples
+p99 is the worst of them). For each fault: t0 = when the producer started sending the
+first second holding the fault's records; t1 = when a reader of the incidents topic
+first got a change (opened, or updated when the alert joins an incident already open)
+carrying a firing alert of the faulty service that started during the fault;
+latency = t1 - t0.
 
 What bounds it: metric points are scored as they arrive (no window), so a fault's hot
 gauge alerts in the batch that carries it. But the correlator sees alerts in event-time
@@ -123,7 +124,9 @@ async def _measure(
         load.services * load.metrics_per_service * load.hosts_per_service / args.metric_interval_s
     )
     load.requests_per_s = max(1, round(load.requests_per_s * (rate - metric) / (sample - metric)))
-    leaves = [load.name(i) for i in range(load.services - 1, load.services // 2, -3)]
+    # Every leaf in turn (services that call nobody): one series faulted again and again
+    # would be a flapping alert, which correlate holds back (flap_max_transitions).
+    leaves = [load.name(i) for i in range(load.services - 1, -1, -1) if not load.callees(i)]
     faults = [
         Fault(leaves[k % len(leaves)], args.warmup_s + k * args.spacing_s, args.fault_s)
         for k in range(args.faults)
