@@ -106,7 +106,7 @@ async def _run_engine(args: argparse.Namespace) -> int:
     ran = False
     while not stop.is_set():
         try:
-            engine, silences = await _started_engine(settings)
+            engine, silences = await _started_engine(settings, args.stage)
             ran = True
             await _engine_until(engine, silences, settings, stop, args.api, args.host, args.port)
             backoff = 1.0
@@ -120,17 +120,15 @@ async def _run_engine(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _started_engine(settings: Settings) -> tuple[Engine, SilenceLoader]:
-    """Create the topics, build the engine and start it; also its silence loader.
+async def _started_engine(settings: Settings, stage: str = "all") -> tuple[Engine, SilenceLoader]:
+    """Create the topics, build the engine of ``stage`` and start it; also its silence loader.
 
     On any failure every port already started (Redis, producer, consumer) is stopped and
     :class:`ServiceStartError` says what to check; a bad topology stays a ``ConfigError``.
     """
     from correlator.correlate.rules import SilenceLoader, SilenceRepository
-    from correlator.pipeline import build_engine
-    from correlator.store.redis import RedisStateStore
+    from correlator.stages import build_stage_engine, ensure_stage_topics
     from correlator.transport.admin import ensure_topics
-    from correlator.transport.kafka import KafkaSink, KafkaSource
 
     topics = settings.topics
     hint = (
@@ -143,14 +141,11 @@ async def _started_engine(settings: Settings) -> tuple[Engine, SilenceLoader]:
             [*topics.decoders(), topics.incidents, topics.dead_letter],
             topics.partitions,
         )
+        if stage != "all":
+            await ensure_stage_topics(settings)
     except CorrelatorError as exc:
         raise ServiceStartError(f"engine could not start: {exc}; {hint}") from exc
-    engine = build_engine(
-        settings,
-        source=KafkaSource(settings.kafka, list(topics.decoders())),
-        sink=KafkaSink(settings.kafka),
-        store=RedisStateStore(settings.redis.url.get_secret_value(), settings.redis.key_prefix),
-    )
+    engine = build_stage_engine(settings, stage)
     # before start: the silences the stage holds now are the rules file's, kept on reloads
     silences = SilenceLoader(SilenceRepository(engine.store), configured=engine.correlate.silences)
     try:
@@ -297,6 +292,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--api", action="store_true", help="also serve the incident API (serve.*)")
     run.add_argument("--host", help="API listen address (default serve.host)")
     run.add_argument("--port", type=int, help="API listen port (default serve.port)")
+    from correlator.stages import STAGES
+
+    run.add_argument(
+        "--stage",
+        choices=STAGES,
+        default="all",
+        help="all: the whole engine in one process (default); detect: telemetry -> alerts "
+        "topic (run several in one consumer group); correlate: alerts topic -> incidents "
+        "(one process)",
+    )
     run.set_defaults(func=lambda a: asyncio.run(_run_engine(a)))
 
     from correlator.serve import cli as serve_cli
@@ -354,7 +359,17 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks that print their numbers")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    from correlator.bench import crash, latency, loghub, memory, nab, noise, petshop, throughput
+    from correlator.bench import (
+        crash,
+        latency,
+        loghub,
+        memory,
+        nab,
+        noise,
+        petshop,
+        scaleout,
+        throughput,
+    )
 
     benches: dict[str, tuple[Any, str]] = {
         "nab": (nab, "metric detector on the Numenta Anomaly Benchmark, NAB-scored"),
@@ -364,6 +379,7 @@ def _parser() -> argparse.ArgumentParser:
         "throughput": (throughput, "engine events/s against a bare aiokafka consumer"),
         "latency": (latency, "produce -> incident change p50/p99 at half the maximum rate"),
         "memory": (memory, "RSS and bytes per series at 10k/100k/1M series, with the cap"),
+        "scaleout": (scaleout, "1 vs 2 detect processes in one group: speed-up, same incidents"),
         "crash": (crash, "SIGKILL the engine, Redis and members; compare with a clean run"),
     }
     for name, (module, summary) in benches.items():

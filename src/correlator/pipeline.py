@@ -126,6 +126,8 @@ class Engine:
         self._evicted: dict[str, SeriesState] = {}
         self.watermark = 0.0
         self._last_snapshot = 0.0
+        self._latest_event = 0.0
+        self._last_data_wall = self.clock.monotonic()
 
     async def start(self) -> None:
         """Start the ports; restore the last snapshot (or the open incidents) and its outbox."""
@@ -231,6 +233,9 @@ class Engine:
         so the first partition to answer cannot run ahead of the others.
         """
         wall = self.clock.monotonic()
+        if high_ts:
+            self._last_data_wall = wall
+            self._latest_event = max(self._latest_event, *high_ts.values())
         timed = (
             self.settings.topics.spans,
             self.settings.topics.logs,
@@ -271,7 +276,7 @@ class Engine:
     async def _run_ticks(self, flush: bool) -> list[IncidentChange]:
         """Correlate, rank and version every tick the watermark completed."""
         changes: list[IncidentChange] = []
-        for end, alerts, edges in self.ticks.ready(self.watermark, self._busy, flush=flush):
+        for end, alerts, edges in self.ticks.ready(self.tick_clock(), self._busy, flush=flush):
             for edge in edges:
                 self.topology.learn(edge.caller, edge.callee, edge.count, edge.ts)
             pending = self.correlate.process(alerts, datetime.fromtimestamp(end, UTC))
@@ -280,6 +285,23 @@ class Engine:
                 await self.publish.rebase(ranked)
                 changes.extend(PublishStage.version(ranked))
         return changes
+
+    def tick_clock(self) -> float:
+        """Where correlation may run to: the watermark, or, once no topic at all has sent
+        anything for ``idle_partition_s`` of wall time, the latest event time seen plus the
+        wall time silent beyond that.
+
+        Event time alone would stop when the stream stops: an engine fed only alerts
+        (Alertmanager webhooks, ``POST /api/v2/alerts``) would queue them forever, and an
+        open incident could never reach its quiet period. While data flows this is exactly
+        the watermark, so batch boundaries and restarts still cannot change incidents.
+        """
+        silent = (
+            self.clock.monotonic() - self._last_data_wall - self.settings.detect.idle_partition_s
+        )
+        if self._latest_event <= 0.0 or silent <= 0.0:
+            return self.watermark
+        return max(self.watermark, self._latest_event + silent)
 
     def _busy(self) -> bool:
         return bool(self.correlate.open_incidents())

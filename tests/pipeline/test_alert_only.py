@@ -1,0 +1,58 @@
+"""An engine fed only alerts (no telemetry to move event time) still opens incidents."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from correlator.clock import FakeClock
+from correlator.config import Settings
+from correlator.model.incident import IncidentChange
+from correlator.model.message import RawMessage
+from correlator.pipeline import build_engine
+from correlator.store import MemoryStateStore
+from correlator.transport import MemorySink
+from correlator.transport.memory import MemorySource
+
+START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def _webhook(at: datetime) -> bytes:
+    alert = {
+        "status": "firing",
+        "labels": {"alertname": "PaymentsPoolSaturated", "service": "payments"},
+        "annotations": {"summary": "connection pool 95% used"},
+        "startsAt": at.isoformat(),
+        "endsAt": "0001-01-01T00:00:00Z",
+    }
+    return json.dumps({"version": "4", "status": "firing", "alerts": [alert]}).encode()
+
+
+def _changes(sink: MemorySink, settings: Settings) -> list[IncidentChange]:
+    return [
+        IncidentChange.model_validate_json(m.value or b"")
+        for m in sink.topics.get(settings.topics.incidents, [])
+    ]
+
+
+async def test_alerts_alone_open_an_incident_once_the_stream_is_silent() -> None:
+    settings = Settings.model_validate({"runbooks_dir": None})
+    clock = FakeClock(START)
+    message = RawMessage(settings.topics.alerts_in, _webhook(START), None, 0, 0, 0, ())
+    source, sink = MemorySource([[message]]), MemorySink()
+    engine = build_engine(settings, source=source, sink=sink, store=MemoryStateStore(), clock=clock)
+    await engine.start()
+    await engine.step(0)
+    # while the stream may still be flowing, event time has not passed the alert: it waits
+    assert _changes(sink, settings) == []
+
+    clock.advance(timedelta(seconds=settings.detect.idle_partition_s + 1))
+    await engine.step(0)
+    assert _changes(sink, settings) == [], "not yet past the alert's tick and margin"
+
+    clock.advance(timedelta(seconds=10))
+    await engine.step(0)
+    opened = _changes(sink, settings)
+    assert [c.incident.services for c in opened] == [["payments"]]
+    assert opened[0].change.value == "opened"
+    await engine.stop()
