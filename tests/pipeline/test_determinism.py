@@ -52,9 +52,7 @@ def seconds(settings: Settings) -> list[list[RawMessage]]:
 
 
 @pytest.fixture(scope="module")
-async def reference(
-    settings: Settings, seconds: list[list[RawMessage]]
-) -> list[IncidentChange]:
+async def reference(settings: Settings, seconds: list[list[RawMessage]]) -> list[IncidentChange]:
     """The changes of one batch a second."""
     return await _run(settings, _batches(seconds, None))
 

@@ -73,9 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--idle-exit-s", type=float, default=6.0)
     parser.add_argument("--stage", choices=STAGES, default="all")
     args = parser.parse_args(argv)
-    return asyncio.run(
-        _run(Path(args.config), Path(args.done_file), args.idle_exit_s, args.stage)
-    )
+    return asyncio.run(_run(Path(args.config), Path(args.done_file), args.idle_exit_s, args.stage))
 
 
 if __name__ == "__main__":
