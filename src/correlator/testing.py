@@ -5,13 +5,34 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime, timedelta
 
+from correlator.correlate.topology import ServiceSpec, TopologyGraph
 from correlator.model.alert import Alert, AlertStatus, fingerprint_of
 from correlator.model.observation import Signal
 from correlator.model.telemetry import SpanKind, SpanRecord
 
-__all__ = ["T0", "alert", "span"]
+__all__ = ["SHOP_CALLS", "T0", "alert", "graph_of", "span"]
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+#: A small shop: web calls checkout and search; checkout → payments → db; search → index.
+SHOP_CALLS: dict[str, list[str]] = {
+    "web": ["checkout", "search"],
+    "checkout": ["payments"],
+    "payments": ["db"],
+    "search": ["index"],
+}
+
+
+def graph_of(calls: dict[str, list[str]]) -> TopologyGraph:
+    """A declared topology where each key calls the services listed for it.
+
+    >>> sorted(graph_of(SHOP_CALLS).graph.successors("web"))
+    ['checkout', 'search']
+    """
+    graph = TopologyGraph()
+    for name, callees in calls.items():
+        graph.declare(ServiceSpec(name=name, depends_on=callees))
+    return graph
 
 
 def alert(

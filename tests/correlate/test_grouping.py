@@ -8,25 +8,16 @@ import pytest
 
 from correlator.config import CorrelateSettings
 from correlator.correlate.stage import CorrelateStage
-from correlator.correlate.topology import ServiceSpec, TopologyGraph
+from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import AlertStatus
 from correlator.model.incident import ChangeKind, IncidentStatus
 from correlator.model.observation import Signal
-from correlator.testing import T0, alert
+from correlator.testing import SHOP_CALLS, T0, alert, graph_of
 
 
 @pytest.fixture
 def shop() -> TopologyGraph:
-    graph = TopologyGraph()
-    for name, calls in {
-        "web": ["checkout", "search"],
-        "checkout": ["payments"],
-        "payments": ["db"],
-        "search": ["index"],
-        "mail": [],
-    }.items():
-        graph.declare(ServiceSpec(name=name, depends_on=calls))
-    return graph
+    return graph_of({**SHOP_CALLS, "mail": []})
 
 
 def stage(shop: TopologyGraph, **overrides: float) -> CorrelateStage:

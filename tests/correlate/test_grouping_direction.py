@@ -11,20 +11,12 @@ from correlator.correlate.grouping import active_services
 from correlator.correlate.stage import CorrelateStage
 from correlator.correlate.topology import ServiceSpec, TopologyGraph
 from correlator.model.alert import AlertStatus
-from correlator.testing import T0, alert
+from correlator.testing import SHOP_CALLS, T0, alert, graph_of
 
 
 @pytest.fixture
 def shop() -> TopologyGraph:
-    graph = TopologyGraph()
-    for name, calls in {
-        "web": ["checkout", "search"],
-        "checkout": ["payments"],
-        "payments": ["db"],
-        "search": ["index"],
-    }.items():
-        graph.declare(ServiceSpec(name=name, depends_on=calls))
-    return graph
+    return graph_of(SHOP_CALLS)
 
 
 def stage(shop: TopologyGraph, **overrides: float) -> CorrelateStage:

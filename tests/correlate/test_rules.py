@@ -17,25 +17,17 @@ from correlator.correlate.rules import (
     load_rules,
 )
 from correlator.correlate.stage import CorrelateStage, SuppressReason
-from correlator.correlate.topology import ServiceSpec, TopologyGraph
+from correlator.correlate.topology import TopologyGraph
 from correlator.errors import ConfigError
 from correlator.model.alert import AlertStatus
 from correlator.model.observation import Signal
 from correlator.store.memory import MemoryStateStore
-from correlator.testing import T0, alert
+from correlator.testing import SHOP_CALLS, T0, alert, graph_of
 
 
 @pytest.fixture
 def shop() -> TopologyGraph:
-    graph = TopologyGraph()
-    for name, calls in {
-        "web": ["checkout", "search"],
-        "checkout": ["payments"],
-        "payments": ["db"],
-        "search": ["index"],
-    }.items():
-        graph.declare(ServiceSpec(name=name, depends_on=calls))
-    return graph
+    return graph_of(SHOP_CALLS)
 
 
 def stage(shop: TopologyGraph, rules: Rules | None = None, **overrides: float) -> CorrelateStage:
