@@ -17,7 +17,8 @@ def incident_id_for(alert: Alert) -> str:
     """A deterministic id from the first alert, so a replay recreates the same incident.
 
     >>> from datetime import UTC, datetime
-    >>>     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> from correlator.model.observation import Signal
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
     >>> a = Alert(fingerprint="f1", service="db", entity="db", signal=Signal.LATENCY_P99,
     ...           starts_at=t, last_seen_at=t)
     >>> incident_id_for(a) == incident_id_for(a.model_copy())
