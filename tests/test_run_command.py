@@ -235,3 +235,39 @@ def test_run_api_on_a_port_in_use_stops_the_engine_and_exits_2(
     assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
     assert {type(p) for p in started} >= {RedisStateStore, KafkaSink, KafkaSource}
     assert {id(p) for p in started} <= {id(p) for p in stopped}
+
+
+def test_run_split_into_detect_and_correlate_processes_finds_the_root_cause(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """`run --stage detect` and `run --stage correlate` together do what `run` does alone."""
+    config = settings.model_dump(mode="json")
+    config["redis"]["url"] = settings.redis.url.get_secret_value()
+    config["correlate"]["topology_dir"] = str(REPO / "topology")
+    path = tmp_path / "correlator.yaml"
+    path.write_text(yaml.safe_dump(config))
+    asyncio.run(_produce(settings, Scenario(normal_s=300, fault_s=120, recovery_s=60)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CORRELATOR_")}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    for stage in ("correlate", "detect"):
+        with (tmp_path / f"{stage}.log").open("wb") as err:
+            procs[stage] = subprocess.Popen(
+                [*ENGINE, "run", "--config", str(path), "--stage", stage], env=env, stderr=err
+            )
+    try:
+        deadline = time.monotonic() + 120
+        found: list[str] = []
+        while time.monotonic() < deadline and found[:1] != ["payments-db"]:
+            time.sleep(1.0)
+            for stage, proc in procs.items():
+                assert proc.poll() is None, (tmp_path / f"{stage}.log").read_text()
+            found = asyncio.run(_incidents(settings))
+        assert found[:1] == ["payments-db"], {
+            s: (tmp_path / f"{s}.log").read_text()[-2000:] for s in procs
+        }
+    finally:
+        codes = {}
+        for stage, proc in procs.items():
+            proc.send_signal(signal.SIGTERM)
+            codes[stage] = proc.wait(timeout=30)
+    assert codes == {"correlate": 0, "detect": 0}
