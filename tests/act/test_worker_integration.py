@@ -213,15 +213,20 @@ async def test_run_worker_wires_kafka_and_redis_from_settings(
     store = RedisStateStore(settings.redis.url.get_secret_value(), prefix=settings.redis.key_prefix)
     await store.start()
     try:
-        for _ in range(300):
+        record: ExecutionRecord | None = None
+        for _ in range(300):  # the record is stored when it starts, then when it ends
             ids = await store.index_range("executions:by_time")
-            if ids or task.done():
+            if ids:
+                [(execution_id, _)] = ids
+                blob = await store.get(f"execution:{execution_id}")
+                assert blob is not None
+                record = ExecutionRecord.model_validate_json(blob)
+                if record.status is not ExecutionStatus.RUNNING:
+                    break
+            if task.done():
                 break
             await asyncio.sleep(0.1)
-        [(execution_id, _)] = ids
-        blob = await store.get(f"execution:{execution_id}")
-        assert blob is not None
-        record = ExecutionRecord.model_validate_json(blob)
+        assert record is not None, "the worker stored no execution"
         assert record.status is ExecutionStatus.DRY_RUN, record.steps
         assert record.steps[0].rendered["body"] == {"incident": "d", "version": 1}
         assert http_server.requests == []
