@@ -14,8 +14,7 @@ without pulling in the executor (and without an import cycle).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from correlator.lazy import lazy_attributes
 
 __all__ = [
     "ActSettings",
@@ -77,9 +76,4 @@ _HOMES = {
     "set_kill_switch": "correlator.act.guards",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'correlator.act' has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)

@@ -12,8 +12,7 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from correlator.lazy import lazy_attributes
 
 __all__ = ["EngineMetrics", "Scope", "ServeSettings", "StatsSnapshot", "TokenSpec", "create_app"]
 
@@ -26,9 +25,4 @@ _HOMES = {
     "TokenSpec": "correlator.serve.settings",
 }
 
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'correlator.serve' has no attribute {name!r}")
-    return getattr(importlib.import_module(home), name)
+__getattr__ = lazy_attributes(__name__, _HOMES)
