@@ -53,16 +53,27 @@ async def _incidents(settings: Settings) -> list[str]:
         return [i.root_causes[0].entity for i in await IncidentRepository(store).recent()]
 
 
+def _config_file(settings: Settings, tmp_path: Path, **sections: dict[str, Any]) -> Path:
+    """``settings`` as a YAML file for ``--config``, each of ``sections`` merged into its own."""
+    config = settings.model_dump(mode="json")
+    config["redis"]["url"] = settings.redis.url.get_secret_value()
+    for name, values in sections.items():
+        config[name] = {**config.get(name, {}), **values}
+    path = tmp_path / "correlator.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
 def test_run_with_api_processes_the_stream_serves_it_and_stops_on_sigterm(
     settings: Settings, tmp_path: Path
 ) -> None:
-    config = settings.model_dump(mode="json")
-    config["redis"]["url"] = settings.redis.url.get_secret_value()
-    config["correlate"]["topology_dir"] = str(REPO / "topology")
-    config["serve"] = {"tokens": {"ops": {"token": TOKEN, "scopes": ["read"]}}}
+    path = _config_file(
+        settings,
+        tmp_path,
+        correlate={"topology_dir": str(REPO / "topology")},
+        serve={"tokens": {"ops": {"token": TOKEN, "scopes": ["read"]}}},
+    )
     port = free_port()
-    path = tmp_path / "correlator.yaml"
-    path.write_text(yaml.safe_dump(config))
     asyncio.run(_produce(settings, Scenario(normal_s=300, fault_s=120, recovery_s=60)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRELATOR_")}
     log = tmp_path / "run.log"
@@ -94,14 +105,6 @@ def test_run_with_api_processes_the_stream_serves_it_and_stops_on_sigterm(
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=30)
     assert code == 0, log.read_text()
-
-
-def _config_file(settings: Settings, tmp_path: Path) -> Path:
-    config = settings.model_dump(mode="json")
-    config["redis"]["url"] = settings.redis.url.get_secret_value()
-    path = tmp_path / "correlator.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def test_run_with_an_unreachable_broker_exits_2_and_says_what_to_check(
@@ -241,11 +244,7 @@ def test_run_split_into_detect_and_correlate_processes_finds_the_root_cause(
     settings: Settings, tmp_path: Path
 ) -> None:
     """`run --stage detect` and `run --stage correlate` together do what `run` does alone."""
-    config = settings.model_dump(mode="json")
-    config["redis"]["url"] = settings.redis.url.get_secret_value()
-    config["correlate"]["topology_dir"] = str(REPO / "topology")
-    path = tmp_path / "correlator.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path = _config_file(settings, tmp_path, correlate={"topology_dir": str(REPO / "topology")})
     asyncio.run(_produce(settings, Scenario(normal_s=300, fault_s=120, recovery_s=60)))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CORRELATOR_")}
     procs: dict[str, subprocess.Popen[bytes]] = {}
