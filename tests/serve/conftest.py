@@ -28,6 +28,7 @@ from correlator.model import (
 from correlator.serve import ServeSettings, TokenSpec, create_app
 from correlator.store.base import StateStore, WriteBatch
 from correlator.store.incidents import IncidentRepository
+from correlator.store.redis import RedisStateStore
 from correlator.transport import MemorySink
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -141,6 +142,18 @@ def shop_topology() -> TopologyGraph:
         graph.declare(spec)
     graph.learn("api", "payments", 5, 100.0)
     return graph
+
+
+def app_over_redis(redis_url: str, prefix: str) -> FastAPI:
+    """The app owning its own Redis client (started by its lifespan), for servers in a thread."""
+    topology = shop_topology()
+    return create_app(
+        make_settings(),
+        store=RedisStateStore(redis_url, prefix=prefix),
+        sink=MemorySink(),
+        topology_provider=lambda: topology,
+        clock=FakeClock(T0),
+    )
 
 
 @dataclass

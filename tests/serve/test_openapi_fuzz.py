@@ -21,13 +21,15 @@ from schemathesis.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
-from tests.serve.conftest import T0, auth, incident, make_settings, seed, shop_topology
+from tests.serve.conftest import (
+    app_over_redis,
+    auth,
+    incident,
+    seed,
+)
 
-from correlator.clock import FakeClock
 from correlator.runtime.redis_server import EmbeddedRedis
-from correlator.serve import create_app
 from correlator.store.redis import RedisStateStore
-from correlator.transport import MemorySink
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -41,14 +43,7 @@ def test_generated_requests_never_get_a_server_error(
     redis_server: EmbeddedRedis, unique: str
 ) -> None:
     asyncio.run(_seed(redis_server.url, f"{unique}:"))
-    topology = shop_topology()
-    app = create_app(
-        make_settings(),
-        store=RedisStateStore(redis_server.url, prefix=f"{unique}:"),
-        sink=MemorySink(),
-        topology_provider=lambda: topology,
-        clock=FakeClock(T0),
-    )
+    app = app_over_redis(redis_server.url, f"{unique}:")
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 19

@@ -10,15 +10,16 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from tests.serve.conftest import SECRETS, T0, incident, make_settings, seed, shop_topology
+from tests.serve.conftest import (
+    SECRETS,
+    app_over_redis,
+    incident,
+    seed,
+)
 
-from correlator.clock import FakeClock
 from correlator.runtime.ports import free_port
 from correlator.runtime.redis_server import EmbeddedRedis
-from correlator.serve import create_app
 from correlator.store.base import StateStore
-from correlator.store.redis import RedisStateStore
-from correlator.transport import MemorySink
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -33,14 +34,7 @@ pytestmark = [
 @pytest.fixture
 def server(redis_server: EmbeddedRedis, unique: str) -> Iterator[str]:
     """uvicorn serving the app in a thread; the app owns its own Redis client there."""
-    topology = shop_topology()
-    app = create_app(
-        make_settings(),
-        store=RedisStateStore(redis_server.url, prefix=f"{unique}:"),
-        sink=MemorySink(),
-        topology_provider=lambda: topology,
-        clock=FakeClock(T0),
-    )
+    app = app_over_redis(redis_server.url, f"{unique}:")
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
