@@ -74,17 +74,22 @@ def _demo_report(result: DemoResult, with_runbooks: bool, out: Path) -> int:
     return 0 if top == result.root_cause else 1
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """An event SIGINT or SIGTERM sets, on the running loop (for a clean stop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 def _act(args: argparse.Namespace) -> int:
     from correlator.act import run_worker
 
     settings = load_settings(Path(args.config) if args.config else None)
 
     async def work() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await run_worker(settings, stop=stop)
+        await run_worker(settings, stop=_stop_on_signals())
 
     asyncio.run(work())
     return 0
@@ -98,10 +103,7 @@ async def _run_engine(args: argparse.Namespace) -> int:
     retriable errors (crash-only: state comes back from Redis and committed offsets).
     """
     settings = load_settings(Path(args.config) if args.config else None)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     backoff = 1.0
     ran = False
     while not stop.is_set():
