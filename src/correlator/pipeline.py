@@ -177,15 +177,8 @@ class Engine:
         self._evicted.update(detected.evicted)
         alerts = detected.alerts + [from_alert_event(e) for e in normalized.external_alerts]
         changes = await self._correlate(alerts, normalized.edges, flush)
-        for msg in batch:
-            key = (msg.topic, msg.partition)
-            if msg.offset >= self.positions.get(key, 0):
-                self.positions[key] = msg.offset + 1
-
         await self.sink.send(decoded.dead_letters)
-        published: list[IncidentChange] = []
-        if changes or flush or self._snapshot_due():
-            published = await self._snapshot(changes)
+        published = await self._settle(batch, changes, flush)
         self._count(decoded.consumed, events, normalized.observations, detected.anomalies)
         self.stats.alerts += len(alerts)
         self.stats.dead_lettered += len(decoded.dead_letters)
@@ -313,6 +306,22 @@ class Engine:
         if rest:
             found.update(await self.checkpoints.load(rest))
         return found
+
+    async def _settle(
+        self, batch: Sequence[RawMessage], changes: Sequence[IncidentChange], flush: bool
+    ) -> list[IncidentChange]:
+        """Count ``batch`` as consumed; snapshot (sending ``changes``) when they or time ask.
+
+        Returns the changes sent. Dead letters of the batch must be sent before this, so
+        the offsets the snapshot commits never pass a message that is not yet durable.
+        """
+        for msg in batch:
+            key = (msg.topic, msg.partition)
+            if msg.offset >= self.positions.get(key, 0):
+                self.positions[key] = msg.offset + 1
+        if changes or flush or self._snapshot_due():
+            return await self._snapshot(changes)
+        return []
 
     def _snapshot_due(self) -> bool:
         every = self.settings.detect.checkpoint_every_s

@@ -21,9 +21,11 @@ import asyncio
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from correlator.config import Settings, TopicSettings
-from correlator.errors import ConfigError
+from correlator.errors import ConfigError, DecodeError
+from correlator.ingest.dead_letter import dead_letter_for
 from correlator.model.alert import Alert
 from correlator.model.incident import IncidentChange
 from correlator.model.message import RawMessage
@@ -139,34 +141,56 @@ class CorrelateEngine(Engine):
     async def process(self, batch: Sequence[RawMessage], flush: bool = False) -> None:
         alerts: list[Alert] = []
         edges: list[CallEdge] = []
+        dead: list[RawMessage] = []
         for msg in batch:
             try:
-                body = json.loads(msg.value or b"{}")
-            except ValueError:
-                log.warning("not a detect record: %s[%d]@%d", msg.topic, msg.partition, msg.offset)
+                record = _read_detection(msg)
+            except DecodeError as exc:
+                log.warning(
+                    "dead-lettered %s[%d]@%d: %s", msg.topic, msg.partition, msg.offset, exc
+                )
+                dead.append(dead_letter_for(msg, exc, self.settings.topics.dead_letter))
                 continue
-            alerts.extend(Alert.model_validate(a) for a in body.get("alerts", ()))
-            edges.extend(
-                CallEdge(str(c), str(d), int(n), float(ts)) for c, d, n, ts in body.get("edges", ())
-            )
-            for topic, partition in body.get("partitions", ()):
-                key = (str(topic), int(partition))
-                self._high[key] = max(float(body["watermark"]), self._high.get(key, 0.0))
+            alerts.extend(record.alerts)
+            edges.extend(record.edges)
+            for key in record.partitions:
+                self._high[key] = max(record.watermark, self._high.get(key, 0.0))
         reported = [self._high.get(k, 0.0) for k in timed_partitions(self.settings)]
         self.watermark = max(self.watermark, min(reported, default=0.0))
         if flush and self._high:
             self.watermark = max(self.watermark, max(self._high.values()))
         self.ticks.add(alerts, edges)
         changes = await self._run_ticks(flush)
-        for msg in batch:
-            key = (msg.topic, msg.partition)
-            self.positions[key] = max(self.positions.get(key, 0), msg.offset + 1)
-        published: list[IncidentChange] = []
-        if changes or flush or self._snapshot_due():
-            published = await self._snapshot(changes)
+        await self.sink.send(dead)
+        published = await self._settle(batch, changes, flush)
         self.stats.alerts += len(alerts)
+        self.stats.dead_lettered += len(dead)
         self.stats.batches += 1
         self.stats.changes_published += len(published)
+
+
+@dataclass(frozen=True)
+class _Detection:
+    alerts: list[Alert]
+    edges: list[CallEdge]
+    watermark: float
+    partitions: list[tuple[str, int]]
+
+
+def _read_detection(msg: RawMessage) -> _Detection:
+    """One ``alerts`` topic record (see :func:`detection_message`), or :class:`DecodeError`."""
+    try:
+        body = json.loads(msg.value or b"")
+        return _Detection(
+            alerts=[Alert.model_validate(a) for a in body.get("alerts", ())],
+            edges=[
+                CallEdge(str(c), str(d), int(n), float(ts)) for c, d, n, ts in body.get("edges", ())
+            ],
+            watermark=float(body["watermark"]),
+            partitions=[(str(t), int(p)) for t, p in body.get("partitions", ())],
+        )
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DecodeError(f"not a detect stage record ({type(exc).__name__}: {exc})") from exc
 
 
 async def ensure_stage_topics(settings: Settings) -> None:
