@@ -120,6 +120,21 @@ async def test_silences_in_the_store_are_loaded_by_the_stage(shop: TopologyGraph
     assert correlate.process([alert("db", 0)], T0) == []
 
 
+async def test_prune_deletes_only_silences_ended_longer_ago_than_the_retention() -> None:
+    store = MemoryStateStore()
+    repo = SilenceRepository(store, retention_s=3600.0)
+    await repo.put(silence(id="live"))
+    ago = T0 - timedelta(hours=3)
+    await repo.put(silence(id="recent", starts_at=ago, ends_at=T0 - timedelta(minutes=30)))
+    await repo.put(silence(id="stale", starts_at=ago, ends_at=T0 - timedelta(hours=2)))
+    assert await repo.prune(T0) == 1
+    assert await repo.get("stale") is None
+    assert await store.index_size(SilenceRepository.INDEX) == 2
+    kept = await repo.current(T0 - timedelta(days=1))
+    assert {s.id for s in kept} == {"live", "recent"}
+    assert await repo.prune(T0) == 0
+
+
 def inhibit(**kw: object) -> Rules:
     rule: dict[str, object] = {
         "source_matchers": ["service=db"],

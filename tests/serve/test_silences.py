@@ -75,6 +75,29 @@ async def test_a_scheduled_silence_is_pending_and_an_ended_one_listed_only_on_re
     ]
 
 
+async def test_posting_a_silence_deletes_those_ended_beyond_the_retention(
+    served: Served,
+) -> None:
+    now = served.clock.now()
+    ended = {"matchers": ["service=db"], "starts_at": now - timedelta(days=9)}
+    repository = SilenceRepository(served.store)
+    for silence_id, days_ago in (("stale", 6), ("recent", 4)):
+        await repository.put(
+            Silence.model_validate(
+                ended | {"id": silence_id, "ends_at": now - timedelta(days=days_ago)}
+            )
+        )
+    posted = await served.client.post("/silences", json=window(served), headers=auth("writer"))
+    assert posted.status_code == 201, posted.text
+
+    everything = await served.client.get(
+        "/silences", params={"include_expired": "true"}, headers=auth("reader")
+    )
+    assert [s["id"] for s in everything.json()] == ["recent", posted.json()["id"]]
+    assert await served.store.get("silence:stale") is None
+    assert await served.store.get("silence:recent") is not None
+
+
 @pytest.mark.parametrize(
     ("method", "path", "who", "status"),
     [

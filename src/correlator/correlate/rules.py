@@ -43,6 +43,7 @@ from correlator.model.alert import Alert
 from correlator.store.base import StateStore, WriteBatch
 
 __all__ = [
+    "SILENCE_RETENTION_S",
     "InhibitRule",
     "MatchType",
     "Matcher",
@@ -208,18 +209,25 @@ def load_rules(path: Path | None) -> Rules:
         raise ConfigError(f"{path}: {problems}") from exc
 
 
+#: How long an ended silence stays listed (``GET /silences?include_expired=true``) before
+#: :meth:`SilenceRepository.prune` deletes it: 120 h, Alertmanager's default retention.
+SILENCE_RETENTION_S = 120 * 3600.0
+
+
 class SilenceRepository:
     """Silences in the state store: ``silence:<id>`` documents, indexed by end time.
 
     Every change also rewrites ``silences:version``, so a reader (:class:`SilenceLoader`)
-    learns with one GET whether it must read the silences again.
+    learns with one GET whether it must read the silences again. Silences that ended more
+    than ``retention_s`` ago are deleted by :meth:`prune` (the API prunes on every new one).
     """
 
     INDEX = "silences:by-end"
     VERSION = "silences:version"
 
-    def __init__(self, store: StateStore) -> None:
+    def __init__(self, store: StateStore, retention_s: float = SILENCE_RETENTION_S) -> None:
         self.store = store
+        self.retention_s = retention_s
 
     def add_to(self, batch: WriteBatch, silence: Silence) -> None:
         batch.put(f"silence:{silence.id}", silence.model_dump_json().encode())
@@ -241,6 +249,19 @@ class SilenceRepository:
         batch.index_remove(self.INDEX, silence_id)
         batch.put(self.VERSION, uuid.uuid4().hex.encode())
         await self.store.write(batch)
+
+    async def prune(self, now: datetime, limit: int = 1_000) -> int:
+        """Delete up to ``limit`` silences that ended ``retention_s`` before ``now``."""
+        cutoff = now.timestamp() - self.retention_s
+        ended = await self.store.index_range(self.INDEX, max_score=cutoff, limit=limit)
+        if not ended:
+            return 0
+        batch = WriteBatch()
+        for silence_id, _ in ended:
+            batch.delete(f"silence:{silence_id}")
+            batch.index_remove(self.INDEX, silence_id)
+        await self.store.write(batch)
+        return len(ended)
 
     async def version(self) -> bytes | None:
         """Changes whenever a silence is added, replaced or deleted."""

@@ -83,7 +83,9 @@ async def post_silence(ctx: Ctx, who: Writer, body: SilenceBody) -> SilenceView:
         created_by=body.created_by or who.name,
         comment=body.comment,
     )
-    await SilenceRepository(ctx.store).put(silence)
+    repository = SilenceRepository(ctx.store)
+    await repository.put(silence)
+    await repository.prune(now)
     return silence_view(silence, now)
 
 
