@@ -45,7 +45,7 @@ from correlator.ingest.otlp_encode import (
     otlp_json,
 )
 from correlator.model.message import RawMessage
-from correlator.model.telemetry import LogRecord, MetricPoint, SpanKind, SpanRecord
+from correlator.model.telemetry import LogRecord, MetricPoint, SpanKind, SpanRecord, SpanRow
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 T0_NS = 1_714_564_800_250_000_000
@@ -175,14 +175,42 @@ def test_span_fields(encode: Any) -> None:
         pytest.param(
             {"end_time_unix_nano": T0_NS}, "api", {"duration_ms": 0.0}, id="zero-duration"
         ),
+        pytest.param(
+            {"attributes": [kv("peer.service", "a"), kv("x", 1), kv("peer.service", "b")]},
+            "api",
+            {"peer_service": "b"},
+            id="repeated-peer-last-wins",
+        ),
+        pytest.param(
+            {"attributes": [kv("peer.service", ""), kv("net.peer.name", "mq")]},
+            "api",
+            {"peer_service": "mq"},
+            id="empty-peer-falls-back-on-client",
+        ),
+        pytest.param(
+            {"kind": Span.SPAN_KIND_INTERNAL, "attributes": [kv("peer.service", 7)]},
+            "api",
+            {"peer_service": "7", "span_kind": SpanKind.INTERNAL},
+            id="non-string-peer",
+        ),
+        pytest.param(
+            {"start_time_unix_nano": 2**63, "end_time_unix_nano": 2**63 + 1_234_567},
+            "api",
+            {"duration_ms": 1.234567},
+            id="beyond-year-2106",
+        ),
     ],
 )
 @pytest.mark.parametrize("encode", ENCODINGS)
 def test_span_mapping(
     encode: Any, overrides: dict[str, Any], service: str | None, expected: dict[str, Any]
 ) -> None:
-    [record] = OtlpTracesDecoder().decode(encode(trace_request(span(**overrides), service=service)))
+    message = encode(trace_request(span(**overrides), service=service))
+    [record] = OtlpTracesDecoder().decode(message)
     assert {key: getattr(record, key) for key in expected} == expected
+    rows, latest = OtlpTracesDecoder().decode_rows(message)
+    assert rows == [SpanRow.of(record)]
+    assert latest == pytest.approx(rows[0].end_s, abs=2e-6)  # µs, one float ulp at 2262
 
 
 def test_spans_of_several_resources_and_scopes() -> None:
@@ -484,6 +512,9 @@ def test_bad_trace_messages(value: bytes | None, error: type[Exception], match: 
         OtlpTracesDecoder().decode(RawMessage("otlp_spans", value))
     assert str(caught.value).startswith("otlp_traces: ")
     assert type(caught.value) is error
+    with pytest.raises(error) as as_rows:
+        OtlpTracesDecoder().decode_rows(RawMessage("otlp_spans", value))
+    assert str(as_rows.value) == str(caught.value)
 
 
 @pytest.mark.parametrize("depth", [50, 400, 2000])
@@ -499,6 +530,13 @@ def test_deeply_nested_json_values_do_not_escape(depth: int) -> None:
         assert "nested too deeply" in str(exc)
     else:
         assert record.attributes["k"].startswith("[[[")
+    peer = body.replace(b'"key": "k"', b'"key": "peer.service"')
+    try:
+        rows, _ = OtlpTracesDecoder().decode_rows(RawMessage("t", peer))
+    except DecodeError as exc:
+        assert "nested too deeply" in str(exc)
+    else:
+        assert rows[0].peer_service.startswith("[[[")
 
 
 def test_oversized_protobuf_is_rejected_before_parsing() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from functools import cache
 
 import pytest
 
 from correlator.bench.load import Fault, Load
 from correlator.model.observation import Signal
-from correlator.model.telemetry import SpanKind, SpanRecord
+from correlator.model.telemetry import SpanKind, SpanRecord, SpanRow
 from correlator.normalize.spans import SpanWindows, _Recent
 from correlator.testing import span
 
@@ -69,7 +70,9 @@ def fleet_spans() -> list[SpanRecord]:
     return [s for t in range(load.seconds) for s in load.second(t)[0]]
 
 
-def emitted(windows: SpanWindows, chunks: list[list[SpanRecord]]) -> tuple[list, list]:  # type: ignore[type-arg]
+def emitted(
+    windows: SpanWindows, chunks: Sequence[Sequence[SpanRecord | SpanRow]]
+) -> tuple[list, list]:  # type: ignore[type-arg]
     observations, edges = [], []
     for chunk in chunks:
         windows.add_all(chunk)
@@ -89,6 +92,16 @@ def test_any_batching_of_a_stream_gives_what_one_span_at_a_time_gives(size: int)
     expected = one_at_a_time.drain(flush=True)
     chunks = [spans[i : i + size] for i in range(0, len(spans), size)]
     assert emitted(SpanWindows(window_s=10), chunks) == expected
+
+
+def test_rows_give_the_windows_their_records_give() -> None:
+    spans = fleet_spans()
+    expected = emitted(SpanWindows(window_s=10), [spans])
+    rows = [SpanRow.of(s) for s in spans]
+    mixed = [row if i % 3 else span for i, (span, row) in enumerate(zip(spans, rows, strict=True))]
+    assert emitted(SpanWindows(window_s=10), [rows[:1000], rows[1000:]]) == expected
+    assert emitted(SpanWindows(window_s=10), [mixed]) == expected
+    assert expected[0] and expected[1]
 
 
 def test_window_counts_and_edges_match_a_direct_count_of_the_spans() -> None:

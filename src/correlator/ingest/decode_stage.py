@@ -1,4 +1,10 @@
-"""DecodeStage: raw topic records in, telemetry events and dead letters out."""
+"""DecodeStage: raw topic records in, telemetry events and dead letters out.
+
+Spans come out as :class:`~correlator.model.telemetry.SpanRow` when their decoder can make
+them (a :class:`RowDecoder`, such as OTLP traces): the normalizer reads nothing else of a
+span, and a row costs a fraction of a full :class:`SpanRecord`. Every other event is the
+decoder's own.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +18,23 @@ from correlator.errors import CorrelatorError, DecodeError
 from correlator.ingest.dead_letter import dead_letter_for
 from correlator.ingest.decoders.base import Decoder, TelemetryEventType
 from correlator.model.message import RawMessage
-from correlator.model.telemetry import AlertEvent, SpanRecord
+from correlator.model.telemetry import AlertEvent, SpanRecord, SpanRow
 
-__all__ = ["DecodeStage", "Decoded", "TimedDecoder", "event_time"]
+__all__ = ["DecodeStage", "Decoded", "Event", "RowDecoder", "TimedDecoder", "event_time"]
 
 log = logging.getLogger(__name__)
 
-_Decode = Callable[[RawMessage], tuple[list[TelemetryEventType], float]]
+Event = TelemetryEventType | SpanRow
+"""What the decode stage hands the normalizer: an event, or a span as a row."""
+
+_Decode = Callable[[RawMessage], tuple[Sequence[Event], float]]
 
 
 @dataclass
 class Decoded:
     """What a batch of records decoded into."""
 
-    events: list[TelemetryEventType] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     dead_letters: list[RawMessage] = field(default_factory=list)
     consumed: Counter[str] = field(default_factory=Counter)
     high_ts: dict[tuple[str, int], float] = field(default_factory=dict)
@@ -37,6 +46,15 @@ class TimedDecoder(Decoder, Protocol):
 
     def decode_timed(self, message: RawMessage) -> tuple[list[TelemetryEventType], float]:
         """``decode``, plus the latest :func:`event_time` of the events (0.0 if none)."""
+        ...
+
+
+@runtime_checkable
+class RowDecoder(Decoder, Protocol):
+    """A span decoder that can also give its spans as rows, with their latest time."""
+
+    def decode_rows(self, message: RawMessage) -> tuple[list[SpanRow], float]:
+        """``decode`` as :meth:`SpanRow.of` of each span, plus their latest end (unix s)."""
         ...
 
 
@@ -85,6 +103,8 @@ class DecodeStage:
 
 
 def _timed(decoder: Decoder) -> _Decode:
+    if isinstance(decoder, RowDecoder):
+        return decoder.decode_rows
     if isinstance(decoder, TimedDecoder):
         return decoder.decode_timed
 

@@ -7,7 +7,7 @@ Times are aware UTC datetimes; services are named by the OpenTelemetry
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, NamedTuple
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -17,6 +17,7 @@ __all__ = [
     "MetricPoint",
     "SpanKind",
     "SpanRecord",
+    "SpanRow",
     "TelemetryEvent",
 ]
 
@@ -62,6 +63,55 @@ class SpanRecord(BaseModel):
     is_error: bool = False
     peer_service: str = Field(default="", description="Callee named by peer.service, if any")
     attributes: dict[str, str] = Field(default_factory=dict)
+
+
+class _SpanRowFields(NamedTuple):
+    end_s: float
+    duration_ms: float
+    service: str
+    span_kind: SpanKind
+    parent_span_id: str
+    span_id: str
+    peer_service: str
+    is_error: bool
+
+
+class SpanRow(_SpanRowFields):
+    """What the span normalizer reads of a span, as a tuple: the decode stage's hot-path form.
+
+    A batch of spans is decoded straight into rows (no datetime, attribute dict or model
+    instance per span); :meth:`of` derives the same row from a :class:`SpanRecord`.
+    ``end_s`` is unix seconds at which the span ended, computed as
+    ``start_at.timestamp() + duration_ms / 1000``. ``kind`` routes it like a span event.
+
+    >>> from datetime import UTC, datetime
+    >>> record = SpanRecord(trace_id="ab", span_id="cd", service="api",
+    ...                     start_at=datetime(2026, 1, 1, tzinfo=UTC), duration_ms=250.0)
+    >>> row = SpanRow.of(record)
+    >>> row.end_s - 1767225600.0, row.service, row.kind
+    (0.25, 'api', 'span')
+    """
+
+    __slots__ = ()
+    kind: ClassVar[Literal["span"]] = "span"
+
+    @classmethod
+    def of(cls, span: SpanRecord) -> SpanRow:
+        """The row of a full span record."""
+        ms = span.duration_ms
+        return tuple.__new__(
+            cls,
+            (
+                span.start_at.timestamp() + ms / 1000.0,
+                ms,
+                span.service,
+                span.span_kind,
+                span.parent_span_id,
+                span.span_id,
+                span.peer_service,
+                span.is_error,
+            ),
+        )
 
 
 class LogRecord(BaseModel):

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 import numpy as np
 
 from correlator.model.observation import Observation, Signal
-from correlator.model.telemetry import SpanKind, SpanRecord
+from correlator.model.telemetry import SpanKind, SpanRecord, SpanRow
 from correlator.normalize.windows import closed_buckets
 
 __all__ = ["CallEdge", "SpanWindows"]
@@ -92,8 +92,12 @@ class SpanWindows:
         """Account one finished span."""
         self.add_all((span,))
 
-    def add_all(self, spans: Iterable[SpanRecord]) -> None:
-        """Account finished spans, in order (one loop, no call per span)."""
+    def add_all(self, spans: Iterable[SpanRecord | SpanRow]) -> None:
+        """Account finished spans, in order (one loop, no call per span).
+
+        A span may be a full record or its row (what the decode stage makes); a record is
+        read through :meth:`SpanRow.of`, so both give the same windows.
+        """
         window_s, closed_upto, watermark = self.window_s, self._closed_upto, self.watermark
         all_cells, all_edges = self._cells, self._edges
         seen, waiting = self._span_service, self._orphans
@@ -103,9 +107,11 @@ class SpanWindows:
         edges: dict[tuple[str, str], int] = {}
         current = None
         client, server_kinds = SpanKind.CLIENT, _SERVER_KINDS
+        row_type, row_of = SpanRow, SpanRow.of
         for span in spans:
-            ms = span.duration_ms
-            end = span.start_at.timestamp() + ms / 1000.0
+            end, ms, service, kind, parent, span_id, peer, is_error = (
+                span if type(span) is row_type else row_of(span)  # type: ignore[arg-type]
+            )
             bucket = floor(end / window_s)
             if closed_upto is not None and bucket <= closed_upto:
                 self.late += 1  # its window was already emitted
@@ -114,11 +120,9 @@ class SpanWindows:
                 watermark = end
             if bucket != current:
                 current, cells, edges = bucket, all_cells[bucket], all_edges[bucket]
-            service, kind, parent = span.service, span.span_kind, span.parent_span_id
             entities: tuple[str, ...] = ()
             if kind in server_kinds or (not parent and kind != client):
                 entities = (service,)
-            peer = span.peer_service
             if kind == client and peer:
                 entities += (f"{service}->{peer}",)
                 if service != peer:
@@ -128,10 +132,9 @@ class SpanWindows:
                 if cell is None:
                     cell = cells[entity] = _Cell()
                 cell.count += 1
-                cell.errors += span.is_error
+                cell.errors += is_error
                 cell.durations.append(ms)
             # parent/child links across services, whichever of the two arrives first
-            span_id = span.span_id
             seen_now[span_id] = service
             if len(seen_now) >= seen.size:
                 seen.rotate()

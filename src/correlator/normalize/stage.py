@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from correlator.model.observation import Observation
-from correlator.model.telemetry import AlertEvent, LogRecord, MetricPoint, SpanRecord
+from correlator.model.telemetry import AlertEvent, LogRecord, MetricPoint, SpanRecord, SpanRow
 from correlator.normalize.logs import LogWindows
 from correlator.normalize.metrics import metric_observation
 from correlator.normalize.spans import CallEdge, SpanWindows
@@ -36,13 +36,13 @@ class NormalizeStage:
 
     def process(
         self,
-        events: Sequence[MetricPoint | SpanRecord | LogRecord | AlertEvent],
+        events: Sequence[MetricPoint | SpanRecord | SpanRow | LogRecord | AlertEvent],
         watermark: float | None = None,
         flush: bool = False,
     ) -> Normalized:
         """Account ``events``; emit what windows closed by ``watermark`` (all if ``flush``)."""
         out = Normalized()
-        spans: list[SpanRecord] = []
+        spans: list[SpanRecord | SpanRow] = []
         logs: list[LogRecord] = []
         metrics: list[MetricPoint] = []
         by_kind: dict[str, list[Any]] = {

@@ -30,6 +30,7 @@ message or raise.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
@@ -55,7 +56,7 @@ from correlator.ingest.decoders.otlp_common import (
 )
 from correlator.ingest.decoders.otlp_metrics import metric_points
 from correlator.model.message import RawMessage
-from correlator.model.telemetry import LogRecord, SpanKind, SpanRecord
+from correlator.model.telemetry import LogRecord, SpanKind, SpanRecord, SpanRow
 
 __all__ = [
     "OtlpLogsDecoder",
@@ -84,16 +85,19 @@ class _OtlpDecoder:
 
     def decode_timed(self, message: RawMessage) -> tuple[list[TelemetryEventType], float]:
         """``decode``, plus the latest event time among the events (unix s; 0.0 if none)."""
-        value = checked_value(message, self.max_message_bytes, self.name)
         try:
-            request = read_request(
-                message, value, self.request_type, self.resources_field, self.name
-            )
-            events, high_ns = self._events(request, message)
+            events, high_ns = self._events(self._read(message), message)
         except RecursionError:
-            # protobuf stops at 100 levels; OTLP JSON values can nest deeper than Python's stack
-            raise DecodeError(f"{self.name}: values nested too deeply") from None
+            raise self._too_deep() from None
         return events, high_ns // 1000 / 1e6
+
+    def _read(self, message: RawMessage) -> Any:
+        value = checked_value(message, self.max_message_bytes, self.name)
+        return read_request(message, value, self.request_type, self.resources_field, self.name)
+
+    def _too_deep(self) -> DecodeError:
+        # protobuf stops at 100 levels; OTLP JSON values can nest deeper than Python's stack
+        return DecodeError(f"{self.name}: values nested too deeply")
 
     def _events(self, request: Any, message: RawMessage) -> tuple[list[TelemetryEventType], int]:
         """The events of ``request`` and the latest of their times in unix ns."""
@@ -107,56 +111,123 @@ class OtlpTracesDecoder(_OtlpDecoder):
     request_type = ExportTraceServiceRequest
     resources_field = "resource_spans"
 
+    def decode_rows(self, message: RawMessage) -> tuple[list[SpanRow], float]:
+        """The spans of one request as :class:`SpanRow` (what the normalizer reads).
+
+        The same checks and errors as ``decode``, and ``SpanRow.of`` of each span it
+        returns, at a fraction of the cost: no datetime, attribute dict or model per span.
+        """
+        try:
+            rows, high_ns = self._rows(self._read(message))
+        except RecursionError:
+            raise self._too_deep() from None
+        return rows, high_ns // 1000 / 1e6
+
+    def _rows(self, request: Any) -> tuple[list[SpanRow], int]:
+        out: list[SpanRow] = []
+        append, new, row = out.append, tuple.__new__, SpanRow
+        kinds, n_kinds, fallback = _SPAN_KINDS, len(_SPAN_KINDS), _PEER_FALLBACK_KINDS
+        high_ns = 0
+        for at, service, spans in _scopes(request):
+            for i, span in enumerate(spans):
+                span_id = span.span_id.hex()
+                start_ns = span.start_time_unix_nano
+                end_ns = span.end_time_unix_nano
+                if not span_id or not start_ns or end_ns < start_ns or not span.trace_id:
+                    raise _bad_span(self.name, (*at, i), span)
+                if end_ns > high_ns:
+                    high_ns = end_ns
+                kind_number = span.kind
+                kind = kinds[kind_number] if 0 <= kind_number < n_kinds else kinds[0]
+                pairs = span.attributes
+                ms = (end_ns - start_ns) / 1e6
+                append(
+                    new(
+                        row,
+                        (
+                            start_ns // 1000 / 1_000_000 + ms / 1000.0,  # = timestamp()
+                            ms,
+                            service,
+                            kind,
+                            span.parent_span_id.hex(),
+                            span_id,
+                            _peer(pairs, kind in fallback) if pairs else "",
+                            span.status.code == _STATUS_ERROR,
+                        ),
+                    )
+                )
+        return out, high_ns
+
     def _events(self, request: Any, message: RawMessage) -> tuple[list[TelemetryEventType], int]:
         out: list[TelemetryEventType] = []
         append = out.append
         construct, to_datetime, to_dict = construct_trusted, datetime_from_ns, attributes_to_dict
         kinds, n_kinds, fallback = _SPAN_KINDS, len(_SPAN_KINDS), _PEER_FALLBACK_KINDS
         high_ns = 0
-        for r, resource_spans in enumerate(request.resource_spans):
-            service = service_name(resource_spans.resource)
-            for s, scope_spans in enumerate(resource_spans.scope_spans):
-                for i, span in enumerate(scope_spans.spans):
-                    trace_id = span.trace_id.hex()
-                    span_id = span.span_id.hex()
-                    start_ns = span.start_time_unix_nano
-                    end_ns = span.end_time_unix_nano
-                    if not trace_id or not span_id or not start_ns or end_ns < start_ns:
-                        raise _bad_span(self.name, (r, s, i), span)
-                    if end_ns > high_ns:
-                        high_ns = end_ns
-                    kind_number = span.kind
-                    kind = kinds[kind_number] if 0 <= kind_number < n_kinds else kinds[0]
-                    pairs = span.attributes
-                    if pairs:
-                        attributes = to_dict(pairs)
-                        peer = attributes.get("peer.service") or (
-                            (attributes.get("server.address") or attributes.get("net.peer.name"))
-                            if kind in fallback
-                            else ""
-                        )
-                    else:
-                        attributes, peer = {}, ""
-                    append(
-                        construct(
-                            SpanRecord,
-                            {
-                                "kind": "span",
-                                "trace_id": trace_id,
-                                "span_id": span_id,
-                                "parent_span_id": span.parent_span_id.hex(),
-                                "service": service,
-                                "name": span.name,
-                                "span_kind": kind,
-                                "start_at": to_datetime(start_ns),
-                                "duration_ms": (end_ns - start_ns) / 1e6,
-                                "is_error": span.status.code == _STATUS_ERROR,
-                                "peer_service": peer or "",
-                                "attributes": attributes,
-                            },
-                        )
+        for at, service, spans in _scopes(request):
+            for i, span in enumerate(spans):
+                trace_id = span.trace_id.hex()
+                span_id = span.span_id.hex()
+                start_ns = span.start_time_unix_nano
+                end_ns = span.end_time_unix_nano
+                if not trace_id or not span_id or not start_ns or end_ns < start_ns:
+                    raise _bad_span(self.name, (*at, i), span)
+                if end_ns > high_ns:
+                    high_ns = end_ns
+                kind_number = span.kind
+                kind = kinds[kind_number] if 0 <= kind_number < n_kinds else kinds[0]
+                pairs = span.attributes
+                if pairs:
+                    attributes = to_dict(pairs)
+                    peer = attributes.get("peer.service") or (
+                        (attributes.get("server.address") or attributes.get("net.peer.name"))
+                        if kind in fallback
+                        else ""
                     )
+                else:
+                    attributes, peer = {}, ""
+                append(
+                    construct(
+                        SpanRecord,
+                        {
+                            "kind": "span",
+                            "trace_id": trace_id,
+                            "span_id": span_id,
+                            "parent_span_id": span.parent_span_id.hex(),
+                            "service": service,
+                            "name": span.name,
+                            "span_kind": kind,
+                            "start_at": to_datetime(start_ns),
+                            "duration_ms": (end_ns - start_ns) / 1e6,
+                            "is_error": span.status.code == _STATUS_ERROR,
+                            "peer_service": peer or "",
+                            "attributes": attributes,
+                        },
+                    )
+                )
         return out, high_ns
+
+
+def _scopes(request: Any) -> Iterator[tuple[tuple[int, int], str, Any]]:
+    """Each scope's spans with its place in the request and the service of its resource."""
+    for r, resource_spans in enumerate(request.resource_spans):
+        service = service_name(resource_spans.resource)
+        for s, scope_spans in enumerate(resource_spans.scope_spans):
+            yield (r, s), service, scope_spans.spans
+
+
+def _peer(attributes: Iterable[Any], fallback: bool) -> str:
+    """``peer_service`` read from OTLP attributes (the last value of a repeated key wins)."""
+    peer = server = net = ""
+    for kv in attributes:
+        key = kv.key
+        if key == "peer.service":
+            peer = kv.value.string_value or any_value_to_str(kv.value)
+        elif key == "server.address":
+            server = kv.value.string_value or any_value_to_str(kv.value)
+        elif key == "net.peer.name":
+            net = kv.value.string_value or any_value_to_str(kv.value)
+    return peer or ((server or net) if fallback else "")
 
 
 def peer_service(kind: SpanKind, attributes: dict[str, str]) -> str:
