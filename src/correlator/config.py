@@ -166,6 +166,21 @@ class CorrelateSettings(_Section):
     )
     topology_dir: Path | None = Path("topology")
     learn_topology: bool = True
+    tick_s: float = Field(
+        0.5,
+        gt=0,
+        le=60,
+        description="Event-time tick (seconds): alerts are correlated in ticks of this length, "
+        "in order, so batch boundaries and restarts never change an incident",
+    )
+    tick_margin_s: float = Field(
+        0.5,
+        ge=0,
+        le=60,
+        description="A tick runs once every telemetry partition's event time is this far past "
+        "its end: the disorder tolerated within a partition. An alert waits about "
+        "tick_s + tick_margin_s of event time (and the next data after it) to be correlated",
+    )
 
 
 class Settings(_Section):

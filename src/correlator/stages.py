@@ -138,6 +138,8 @@ class DetectEngine(Engine):
 class CorrelateEngine(Engine):
     """Reads the alerts topic; correlate → rank → publish on event-time ticks."""
 
+    writes_cuts = False  # its whole state is correlation's: every change gets a snapshot
+
     async def process(self, batch: Sequence[RawMessage], flush: bool = False) -> None:
         alerts: list[Alert] = []
         edges: list[CallEdge] = []

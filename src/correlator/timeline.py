@@ -9,7 +9,8 @@ versions an incident gets, or when it resolves.
 An item is *due* when its data is complete: a windowed signal's observation (time = window
 end) is emitted one window after its end, so its due time is ``ts + window_s``; a metric or
 external alert is due at its own time. Tick ``E`` holds the items due before ``E`` and runs
-once the watermark is ``margin_s`` past ``E``.
+once the watermark is ``margin_s`` past ``E`` (the engine takes both from
+``correlate.tick_s`` and ``correlate.tick_margin_s``).
 
 >>> from datetime import UTC, datetime
 >>> from correlator.model.observation import Signal
@@ -17,7 +18,7 @@ once the watermark is ``margin_s`` past ``E``.
 ...     at = datetime.fromtimestamp(ts, UTC)
 ...     return Alert(fingerprint=f"f{ts}", service="db", entity="db",
 ...                  signal=Signal.METRIC, starts_at=at, last_seen_at=at)
->>> queue = TickQueue()
+>>> queue = TickQueue(tick_s=1.0, margin_s=1.0)
 >>> queue.add([alert(100.2), alert(103.5)], [])
 >>> [(end, [a.fingerprint for a in due]) for end, due, _ in queue.ready(102.5, lambda: False)]
 [(101.0, ['f100.2'])]
@@ -57,8 +58,8 @@ def _alert_order(alert: Alert) -> tuple[float, str, float, str]:
 class TickQueue:
     """Alerts and edges waiting for their tick (part of the engine's snapshot)."""
 
-    tick_s: float = 1.0
-    margin_s: float = 1.0
+    tick_s: float
+    margin_s: float
     edge_delay_s: float = 10.0
     alerts: list[tuple[float, Alert]] = field(default_factory=list)
     edges: list[tuple[float, CallEdge]] = field(default_factory=list)

@@ -46,7 +46,9 @@ async def test_alerts_alone_open_an_incident_once_the_stream_is_silent() -> None
     # while the stream may still be flowing, event time has not passed the alert: it waits
     assert _changes(sink, settings) == []
 
-    clock.advance(timedelta(seconds=settings.detect.idle_partition_s + 1))
+    # silent for idle_partition_s, then half the alert's tick and margin more
+    wait = (settings.correlate.tick_s + settings.correlate.tick_margin_s) / 2
+    clock.advance(timedelta(seconds=settings.detect.idle_partition_s + wait))
     await engine.step(0)
     assert _changes(sink, settings) == [], "not yet past the alert's tick and margin"
 

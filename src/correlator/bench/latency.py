@@ -52,7 +52,6 @@ from correlator.bench.perf_env import (
 from correlator.config import DetectSettings, Settings, TopicSettings
 from correlator.model.alert import AlertStatus
 from correlator.model.incident import ChangeKind, IncidentChange
-from correlator.timeline import TickQueue
 from correlator.transport.kafka import KafkaSink, KafkaSource
 
 __all__ = ["add_arguments", "run"]
@@ -210,8 +209,8 @@ async def _measure(
         ),
         "incident_changes": len(changes),
         "poll_timeout_s": settings.kafka.poll_timeout_ms / 1000,
-        "tick_s": TickQueue().tick_s,
-        "tick_margin_s": TickQueue().margin_s,
+        "tick_s": settings.correlate.tick_s,
+        "tick_margin_s": settings.correlate.tick_margin_s,
         "window_s": settings.detect.window_s,
         "rows": rows,
     }
