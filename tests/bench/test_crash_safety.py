@@ -3,7 +3,8 @@
 Runs ``correlator.bench.crash`` small: an uninterrupted engine process and one SIGKILLed
 three times at random moments (the second time with Redis, restarted on its AOF), both on
 the demo's known fault. Every (incident id, version) the uninterrupted run published must
-be published by the crashed run with the same contents, and nothing else.
+be published by the crashed run with the same contents, and nothing else. A live runbook
+executor, killed with the engine, runs each change's step once and never twice.
 """
 
 from __future__ import annotations
@@ -33,4 +34,8 @@ async def test_sigkilled_engine_loses_and_duplicates_no_incident(tmp_path: Path)
     [incident] = [c.incident for c in reference.latest.values()]
     assert incident.status is IncidentStatus.RESOLVED
     assert incident.root_causes[0].entity == "payments-db"
+    # one live runbook step per incident change, each run once
+    assert set(reference.act.calls) == {(c.incident_id, c.version) for c in reference.changes}
+    assert set(reference.act.calls.values()) == {1}
+    assert len(crashed.act.executions) == len(reference.act.executions)
     assert compare(reference, crashed) == []

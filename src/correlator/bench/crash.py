@@ -15,6 +15,11 @@ with the reference: no incident id missing, none extra, same final version, stat
 and top root cause; every (id, version) of the reference published with the same contents
 and none other; Redis's document equals the topic's last version; the same (id, version)
 never published with different contents.
+
+Each run also has a live runbook executor (``correlator act``, its own process, killed and
+restarted with the engine) whose runbook calls a local HTTP recorder once per incident
+change (``correlator.bench.crash_act``): no step may run twice, and every change's step
+runs unless a kill cut it in flight (then it is marked interrupted, never repeated).
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from correlator.bench.crash_act import (
+    ActOutcome,
+    CallRecorder,
+    act_argv,
+    act_sections,
+    compare_act,
+    wait_for_executions,
+)
 from correlator.bench.perf_env import print_result, settings_data
 from correlator.config import Settings
 from correlator.demo.incidents_topic import read_changes
@@ -67,6 +80,7 @@ class CrashOutcome:
 
     changes: list[IncidentChange]
     stored: list[Incident]
+    act: ActOutcome = field(default_factory=ActOutcome)
     kills: int = 0
     redis_restarts: int = 0
     elapsed_s: float = 0.0
@@ -97,8 +111,30 @@ async def crash_case(
     pace_s: float = 0.03,
     scenario: Scenario | None = None,
 ) -> CrashOutcome:
-    """Stream the scenario to an engine process, killing it ``kills`` times; read results."""
+    """Stream the scenario to an engine and an act worker process, killing both ``kills``
+    times; read results."""
+    with CallRecorder() as recorder:
+        outcome = await _streamed(
+            name, broker, redis, work, recorder, kills, redis_kill_at, seed, pace_s, scenario
+        )
+        outcome.act.calls.update(recorder.calls)
+    return outcome
+
+
+async def _streamed(
+    name: str,
+    broker: EmbeddedBroker,
+    redis: EmbeddedRedis,
+    work: Path,
+    recorder: CallRecorder,
+    kills: int,
+    redis_kill_at: int,
+    seed: int,
+    pace_s: float,
+    scenario: Scenario | None,
+) -> CrashOutcome:
     data = settings_data(broker.bootstrap_servers, redis.url, name, 2)
+    data.update(act_sections(name, work, recorder.url))
     settings = Settings.model_validate(data)
     config = work / f"{name}.yaml"
     config.write_text(_yaml(data))
@@ -128,6 +164,10 @@ async def crash_case(
                 sys.executable, "-m", "correlator.bench.perf_runner", "--config", str(config),
                 "--done-file", str(done), stdout=out, stderr=subprocess.STDOUT, env=env,
             )  # fmt: skip
+        with (work / f"{name}-act.log").open("ab") as out:
+            act = await asyncio.create_subprocess_exec(
+                *act_argv(config), stdout=out, stderr=subprocess.STDOUT, env=env
+            )
         if attempt == kills:
             await proc.wait()
             break
@@ -139,9 +179,10 @@ async def crash_case(
         if proc.returncode is not None:  # it finished the stream before the kill
             outcome.log.append(f"engine finished before kill {attempt + 1}")
             break
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGKILL)
-        await proc.wait()
+        for child in (proc, act):
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGKILL)
+            await child.wait()
         outcome.kills += 1
         outcome.log.append(f"kill {attempt + 1} at +{time.monotonic() - started:.1f}s")
         if attempt == redis_kill_at:
@@ -153,6 +194,11 @@ async def crash_case(
     outcome.changes = await read_changes(settings.kafka, topics.incidents, f"{name}-check")
     async with RedisStateStore(redis.url, settings.redis.key_prefix) as store:
         outcome.stored = await IncidentRepository(store).recent(limit=10_000)
+        versions = [(c.incident_id, c.version) for c in outcome.changes]
+        outcome.act.executions = await wait_for_executions(store, versions)
+    with contextlib.suppress(ProcessLookupError):
+        act.send_signal(signal.SIGTERM)
+    await act.wait()
     outcome.elapsed_s = time.monotonic() - started
     return outcome
 
@@ -188,6 +234,7 @@ def compare(reference: CrashOutcome, crashed: CrashOutcome) -> list[str]:
                 f" vs crashed v{b.version} {b.status} {top_b} {sorted(b.services)}"
             )
     problems.extend(_version_differences(reference, crashed))
+    problems.extend(compare_act(reference.act, crashed.act))
     for label, outcome in (("reference", reference), ("crashed", crashed)):
         stored = {i.incident_id: i.version for i in outcome.stored}
         topic = {iid: c.version for iid, c in outcome.latest.items()}
@@ -263,6 +310,12 @@ def run(args: argparse.Namespace) -> int:
             f"{c.incident.root_causes[0].entity if c.incident.root_causes else None}"
             for c in crashed.latest.values()
         ],
+        *[
+            f"runbook ({label}): {len(o.act.executions)} executions, "
+            f"{sum(o.act.calls.values())} step calls, {len(o.act.interrupted)} interrupted "
+            f"by a kill, {sum(n > 1 for n in o.act.calls.values())} steps run twice"
+            for label, o in (("reference", reference), ("crashed", crashed))
+        ],
         "result: " + ("identical to the uninterrupted run" if not problems else "DIFFERS"),
         *[f"  {p}" for p in problems],
     ]
@@ -272,6 +325,9 @@ def run(args: argparse.Namespace) -> int:
         "incidents_reference": len(reference.latest),
         "incidents_crashed": len(crashed.latest),
         "repeats": repeats,
+        "runbook_executions": len(crashed.act.executions),
+        "runbook_steps_run_twice": sum(n > 1 for n in crashed.act.calls.values()),
+        "runbook_interrupted": len(crashed.act.interrupted),
         "problems": problems,
     }
     print_result(lines, result, args.json)
