@@ -98,54 +98,62 @@ class SpanWindows:
         A span may be a full record or its row (what the decode stage makes); a record is
         read through :meth:`SpanRow.of`, so both give the same windows.
         """
-        window_s, closed_upto, watermark = self.window_s, self._closed_upto, self.watermark
+        window_s, watermark = self.window_s, self.watermark
+        closed_upto = self._closed_upto
+        lowest = -(2**62) if closed_upto is None else closed_upto  # buckets at or below: late
         all_cells, all_edges = self._cells, self._edges
         seen, waiting = self._span_service, self._orphans
+        seen_size, waiting_size = seen.size, waiting.size
         seen_now, seen_before = seen.current, seen.previous
         waiting_now, waiting_before = waiting.current, waiting.previous
         cells: dict[str, _Cell] = {}
         edges: dict[tuple[str, str], int] = {}
         current = None
         client, server_kinds = SpanKind.CLIENT, _SERVER_KINDS
-        row_type, row_of = SpanRow, SpanRow.of
+        row_type, row_of, new_cell, to_bucket = SpanRow, SpanRow.of, _Cell, floor
+        late = 0
         for span in spans:
             end, ms, service, kind, parent, span_id, peer, is_error = (
                 span if type(span) is row_type else row_of(span)  # type: ignore[arg-type]
             )
-            bucket = floor(end / window_s)
-            if closed_upto is not None and bucket <= closed_upto:
-                self.late += 1  # its window was already emitted
+            bucket = to_bucket(end / window_s)
+            if bucket <= lowest:
+                late += 1  # its window was already emitted
                 continue
             if end > watermark:
                 watermark = end
             if bucket != current:
                 current, cells, edges = bucket, all_cells[bucket], all_edges[bucket]
-            entities: tuple[str, ...] = ()
             if kind in server_kinds or (not parent and kind != client):
-                entities = (service,)
-            if kind == client and peer:
-                entities += (f"{service}->{peer}",)
-                if service != peer:
-                    edges[(service, peer)] = edges.get((service, peer), 0) + 1
-            for entity in entities:
-                cell = cells.get(entity)
+                cell = cells.get(service)
                 if cell is None:
-                    cell = cells[entity] = _Cell()
+                    cell = cells[service] = new_cell()
                 cell.count += 1
                 cell.errors += is_error
                 cell.durations.append(ms)
+            if peer and kind == client:
+                pair = (service, peer)
+                cell = cells.get(f"{service}->{peer}")
+                if cell is None:
+                    cell = cells[f"{service}->{peer}"] = new_cell()
+                cell.count += 1
+                cell.errors += is_error
+                cell.durations.append(ms)
+                if service != peer:
+                    edges[pair] = edges.get(pair, 0) + 1
             # parent/child links across services, whichever of the two arrives first
             seen_now[span_id] = service
-            if len(seen_now) >= seen.size:
+            if len(seen_now) >= seen_size:
                 seen.rotate()
                 seen_now, seen_before = seen.current, seen.previous
-            children = waiting_now.pop(span_id, None)
-            if children is None and waiting_before:
-                children = waiting_before.pop(span_id, None)
-            if children is not None:
-                for child in children:
-                    if child != service:
-                        edges[(service, child)] = edges.get((service, child), 0) + 1
+            if waiting_now or waiting_before:
+                children = waiting_now.pop(span_id, None)
+                if children is None and waiting_before:
+                    children = waiting_before.pop(span_id, None)
+                if children is not None:
+                    for child in children:
+                        if child != service:
+                            edges[(service, child)] = edges.get((service, child), 0) + 1
             if not parent:
                 continue
             parent_service = seen_now.get(parent) or seen_before.get(parent)
@@ -155,11 +163,12 @@ class SpanWindows:
                     siblings.append(service)
                     continue
                 waiting_now[parent] = [service]
-                if len(waiting_now) >= waiting.size:
+                if len(waiting_now) >= waiting_size:
                     waiting.rotate()
                     waiting_now, waiting_before = waiting.current, waiting.previous
             elif parent_service != service:
                 edges[(parent_service, service)] = edges.get((parent_service, service), 0) + 1
+        self.late += late
         self.watermark = watermark
         self._drop_empty(all_cells, all_edges)
 
