@@ -42,6 +42,10 @@ def test_config_file_named_by_environment(tmp_path: Path) -> None:
         pytest.param("kafka:\n  bootstrap: x\n", "kafka.bootstrap", id="unknown-field"),
         pytest.param("- a\n- b\n", "top level must be a mapping", id="not-a-mapping"),
         pytest.param("kafka: [\n", "not", id="bad-yaml"),
+        pytest.param("correlate:\n  tick_s: 0\n", "correlate.tick_s", id="zero-tick"),
+        pytest.param(
+            "correlate:\n  tick_margin_s: -1\n", "correlate.tick_margin_s", id="negative-margin"
+        ),
     ],
 )
 def test_bad_settings_name_file_and_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -63,3 +67,10 @@ def test_the_shipped_example_config_is_valid() -> None:
     repo = Path(__file__).resolve().parents[1]
     settings = load_settings(repo / "config" / "correlator.example.yaml", environ={})
     assert settings.correlate.topology_dir == Path("topology")
+
+
+def test_correlation_ticks_are_settings() -> None:
+    settings = load_settings(
+        environ={"CORRELATOR_CORRELATE__TICK_S": "0.25", "CORRELATOR_CORRELATE__TICK_MARGIN_S": "0"}
+    )
+    assert (settings.correlate.tick_s, settings.correlate.tick_margin_s) == (0.25, 0.0)

@@ -341,7 +341,7 @@ class Engine:
     async def _settle(
         self, batch: Sequence[RawMessage], changes: Sequence[IncidentChange], flush: bool
     ) -> list[IncidentChange]:
-        """Count ``batch`` as consumed; snapshot when time asks, else cut when ``changes``.
+        """Count ``batch`` as consumed; cut (sending ``changes``), then snapshot if due.
 
         Returns the changes sent. Dead letters of the batch must be sent before this, so
         the offsets the snapshot commits never pass a message that is not yet durable.
@@ -352,13 +352,11 @@ class Engine:
                 self.positions[key] = msg.offset + 1
         if self._muted and all(self.positions.get(k, 0) >= o for k, o in self._muted.items()):
             self._muted = {}
-        if flush or self._snapshot_due():
-            return await self._snapshot(changes)
-        if changes and self.keeps_snapshot and self.writes_cuts:
-            return await self._cut(changes)
-        if changes:
-            return await self._snapshot(changes)
-        return []
+        cut = bool(changes) and self.keeps_snapshot and self.writes_cuts and not flush
+        sent = await self._cut(changes) if cut else []
+        if flush or self._snapshot_due() or (changes and not cut):
+            sent += await self._snapshot([] if cut else changes)
+        return sent
 
     def _snapshot_due(self) -> bool:
         every = self.settings.detect.checkpoint_every_s

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from correlator.clock import FakeClock
 from correlator.config import Settings
 from correlator.model.incident import IncidentChange
@@ -35,8 +37,15 @@ def _changes(sink: MemorySink, settings: Settings) -> list[IncidentChange]:
     ]
 
 
-async def test_alerts_alone_open_an_incident_once_the_stream_is_silent() -> None:
-    settings = Settings.model_validate({"runbooks_dir": None})
+@pytest.mark.parametrize(
+    "ticks",
+    [{}, {"tick_s": 2.0, "tick_margin_s": 3.0}],
+    ids=["default-ticks", "long-ticks"],
+)
+async def test_alerts_alone_open_an_incident_once_the_stream_is_silent(
+    ticks: dict[str, float],
+) -> None:
+    settings = Settings.model_validate({"runbooks_dir": None, "correlate": ticks})
     clock = FakeClock(START)
     message = RawMessage(settings.topics.alerts_in, _webhook(START), None, 0, 0, 0, ())
     source, sink = MemorySource([[message]]), MemorySink()
