@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -76,3 +82,47 @@ def test_a_fault_is_timed_to_the_first_change_carrying_its_own_firing_alert() ->
     latency, signal = _first_change(changes, fault, START, sent=50.0) or (0.0, "")
     assert round(latency, 3) == 0.4 and signal == "metric"
     assert _first_change(changes[:4], fault, START, sent=50.0) is None
+
+
+_BENCH = """
+import asyncio, sys, time
+from correlator.bench.perf_env import services, spawn
+with services() as (broker, redis, root):
+    child = spawn([sys.executable, "-c", "import time; time.sleep(600)"], root / "child.log")
+    print(broker.process.pid, redis.process.pid, child.pid, flush=True)
+    WAIT
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting to be reaped is not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.parametrize(
+    "wait", ["time.sleep(600)", "asyncio.run(asyncio.sleep(600))"], ids=["sync", "asyncio"]
+)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signalled_bench_stops_its_broker_redis_and_engine_processes(
+    signum: int, wait: str
+) -> None:
+    argv = [sys.executable, "-c", _BENCH.replace("WAIT", wait)]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as bench:
+        try:
+            assert bench.stdout is not None
+            pids = [int(p) for p in bench.stdout.readline().split()]
+            assert len(pids) == 3 and all(_running(p) for p in pids)
+            bench.send_signal(signum)
+            code = bench.wait(timeout=60)
+        finally:
+            if bench.poll() is None:
+                bench.kill()
+    assert code != 0  # it was interrupted, not finished
+    deadline = time.monotonic() + 10
+    while any(_running(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [p for p in pids if _running(p)] == []

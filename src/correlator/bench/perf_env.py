@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import json
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -41,6 +43,7 @@ __all__ = [
     "produce",
     "services",
     "settings_data",
+    "spawn",
     "time_engine",
 ]
 
@@ -87,14 +90,74 @@ def load_from_args(args: argparse.Namespace) -> Load:
 def services(
     work_dir: str = "", persistent: bool = False
 ) -> Iterator[tuple[EmbeddedBroker, EmbeddedRedis, Path]]:
-    """An embedded broker and Redis on free ports for the length of the block."""
-    with tempfile.TemporaryDirectory(prefix="correlator-bench-") as tmp:
+    """An embedded broker and Redis on free ports for the length of the block.
+
+    However the block ends, including by SIGTERM, SIGHUP or SIGINT (Ctrl-C), the processes
+    started in it with :func:`spawn` are stopped, then Redis and the broker: a killed
+    benchmark leaves no orphan behind (only SIGKILL can).
+    """
+    with (
+        _signals_exit(),
+        tempfile.TemporaryDirectory(prefix="correlator-bench-") as tmp,
+    ):
         root = Path(work_dir) if work_dir else Path(tmp)
+        started = len(_CHILDREN)
         with (
             EmbeddedBroker(root / "broker") as broker,
             EmbeddedRedis(root / "redis", persistent=persistent) as redis,
         ):
-            yield broker, redis, root
+            try:
+                yield broker, redis, root
+            finally:
+                _stop(_CHILDREN[started:])
+                del _CHILDREN[started:]
+
+
+_CHILDREN: list[subprocess.Popen[bytes]] = []
+
+
+def spawn(argv: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start a child process logging to ``log_path``; ``services`` stops it at the latest."""
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    _CHILDREN.append(proc)
+    return proc
+
+
+def _stop(procs: list[subprocess.Popen[bytes]], grace_s: float = 10.0) -> None:
+    """Terminate the processes still running, then kill those that outlive ``grace_s``."""
+    running = [p for p in procs if p.poll() is None]
+    for proc in running:
+        proc.terminate()
+    deadline = time.monotonic() + grace_s
+    for proc in running:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+
+
+class BenchSignalled(SystemExit):
+    """A benchmark got SIGTERM or SIGHUP: unwind (stopping its services) and exit 128 + n."""
+
+
+@contextmanager
+def _signals_exit() -> Iterator[None]:
+    """Turn SIGTERM and SIGHUP into an exception for the block (SIGINT already is one)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _raise(signum: int, _frame: object) -> None:
+        raise BenchSignalled(128 + signum)
+
+    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def bench_settings(
@@ -140,8 +203,7 @@ def engine_process(
     argv = [sys.executable, "-m", "correlator.cli", "run", "--config", str(config)]
     if stage != "all":
         argv += ["--stage", stage]
-    with (work / f"{name}.log").open("ab") as log:
-        return subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+    return spawn(argv, work / f"{name}.log")
 
 
 def generate(load: Load, topics: TopicSettings, workers: int = 2) -> list[list[LoadRecord]]:

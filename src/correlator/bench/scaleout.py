@@ -38,6 +38,7 @@ from correlator.bench.perf_env import (
     produce,
     services,
     settings_data,
+    spawn,
 )
 from correlator.config import Settings
 from correlator.demo.incidents_topic import read_changes
@@ -80,8 +81,7 @@ def _with_fault(load: Load) -> Load:
 def _spawn(config: Path, done: Path, log: Path, stage: str) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "correlator.bench.perf_runner", "--config", str(config)]
     argv += ["--done-file", str(done), "--stage", stage, "--idle-exit-s", "4"]
-    with log.open("ab") as out:
-        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+    return spawn(argv, log)
 
 
 async def _split(logs: list[Path], total: int, limit_s: float = 90.0) -> None:
