@@ -58,3 +58,17 @@ def test_missing_data_folder_is_reported(
 ) -> None:
     assert nab.main(["--data", str(tmp_path / "nowhere"), "--out", str(tmp_path)]) == 2
     assert "NAB data not found" in capsys.readouterr().out
+
+
+@needs_nab
+def test_throughput_is_counted_in_process_cpu_time_not_wall_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a CPU clock that advances one second per reading, whatever the wall clock does
+    readings = iter(range(1000))
+    monkeypatch.setattr(nab.time, "process_time", lambda: float(next(readings)))
+    monkeypatch.setattr(nab.time, "perf_counter", lambda: 0.0)
+    series = load_series(NAB_ROOT, ["realTraffic/speed_7578.csv", "realTraffic/TravelTime_451.csv"])
+    result = nab.run_detector(series, "contextual", {}, processes=1)
+    assert result.seconds == 2.0  # one CPU-second per file: start and end reading
+    assert result.observations_per_s == (1127 + 2162) / 2.0

@@ -25,13 +25,24 @@ A break-out of the long envelope (``record_window`` values, a "record") gets
 range only and a corpus-wide threshold can tell them apart.
 
 The fused score goes through one **cool-down**: after a score of at least
-``cooldown_above`` the next ``cooldown`` observations score 0, so one incident gives one
-early detection (what NAB rewards, and what an on-call engineer wants).
+``cooldown_above`` (an *alert*) the next ``cooldown`` observations score 0, so one incident
+gives one early detection (what NAB rewards, and what an on-call engineer wants). Two
+habits calibrate the alerts of one series against its own history, as HTM's anomaly
+likelihood does with a long-run distribution of raw scores, but with one counter:
+
+* **Break-through**: a value more than ``breakthrough`` widths beyond the long (record)
+  envelope is scored even inside a cool-down (and starts a new one): a failure that
+  deepens after a first alert is not hidden by it.
+* **Alert damping**: the score is divided by ``1 + alert_damping * alerts``, where
+  ``alerts`` counts the cool-downs started so far. A series that alerts often (a noisy
+  one) needs a stronger break-out for the same score, so one corpus-wide threshold cuts
+  its routine alerts before the rare ones of a quiet series. The cool-down itself starts
+  on the undamped score.
 
 Prequential like every detector here: ``score_one`` does not change the model. The state
 is the envelopes' queues, one day of values as 32-bit floats, a table of seen bin
-transitions (at most ``(bins + 2) ** (order + 1)`` keys, 36 with the defaults) and the
-level shift's few numbers; ``pickle.dumps`` is the checkpoint.
+transitions (at most ``(bins + 2) ** (order + 1)`` keys, 36 with the defaults), the
+level shift's few numbers and the alert count; ``pickle.dumps`` is the checkpoint.
 
 >>> det = ContextualDetector()
 >>> for i in range(400):
@@ -53,7 +64,7 @@ from array import array
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from correlator.detect.envelope import RollingEnvelope
+from correlator.detect.envelope import RollingEnvelope, RollingMax
 from correlator.detect.level_shift import LevelShift
 from correlator.detect.metric_detector import MetricDetector, MetricDetectorParams
 
@@ -106,7 +117,16 @@ class ContextualParams(BaseModel):
     level_weight: float = Field(1.0, ge=0, le=1, description="Weight of the level-shift score")
     warmup: int = Field(150, ge=1, description="Observations learned before any score > 0")
     cooldown: int = Field(100, ge=0, description="Observations at score 0 after an alert")
-    cooldown_above: float = Field(0.74, ge=0, le=1, description="Fused score that starts it")
+    cooldown_above: float = Field(0.6, ge=0, le=1, description="Fused score that starts it")
+    breakthrough: float = Field(
+        0.05,
+        ge=0,
+        description="Excess beyond the long (record) envelope, as a share of its width, "
+        "that is scored inside a cool-down",
+    )
+    alert_damping: float = Field(
+        0.01, ge=0, description="The score is divided by 1 + this * alerts so far"
+    )
 
 
 class TransitionNovelty:
@@ -121,15 +141,40 @@ class TransitionNovelty:
     1.0
     """
 
-    __slots__ = ("_cached", "_counts", "_history", "_range", "bins", "order", "seen", "warmup")
+    __slots__ = (
+        "_cached",
+        "_counts",
+        "_history",
+        "_owns_range",
+        "_range",
+        "bins",
+        "order",
+        "seen",
+        "warmup",
+    )
 
-    def __init__(self, bins: int, order: int, range_window: int, warmup: int) -> None:
+    def __init__(
+        self,
+        bins: int,
+        order: int,
+        range_window: int,
+        warmup: int,
+        shared_range: RollingEnvelope | None = None,
+    ) -> None:
         self.bins, self.order, self.warmup = bins, order, warmup
-        self._range = RollingEnvelope(range_window)
+        # A shared envelope of the same values is updated by its owner, after learn_one.
+        self._owns_range = shared_range is None
+        self._range = RollingEnvelope(range_window) if shared_range is None else shared_range
         self._history: tuple[int, ...] = ()  # the last ``order`` bins, oldest first
         self._counts: dict[tuple[tuple[int, ...], int], int] = {}
-        self._cached: tuple[float, list[tuple[tuple[int, ...], int]]] | None = None
+        self._cached: tuple[float, int, list[tuple[tuple[int, ...], int]]] | None = None
         self.seen = 0
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        """Restore a checkpoint, also one written before the range could be shared."""
+        self._owns_range = True
+        for name, value in state[1].items():
+            setattr(self, name, value)
 
     def _bin(self, value: float) -> int:
         low, high = self._range.low, self._range.high
@@ -148,25 +193,27 @@ class TransitionNovelty:
             return 0.0
         keys = self._keys(value)
         counts = self._counts
-        return sum(1 for key in keys if key not in counts) / len(keys)
+        return len([key for key in keys if key not in counts]) / len(keys)
 
     def learn_one(self, value: float) -> None:
         counts = self._counts
         for key in self._keys(value):
             counts[key] = counts.get(key, 0) + 1
-        self._history = (*self._history, self._bin(value))[-self.order :]
-        self._range.update(value)
+        current = self._cached[1] if self._cached is not None else self._bin(value)
+        self._history = (*self._history, current)[-self.order :]
+        if self._owns_range:
+            self._range.update(value)
         self._cached = None
         self.seen += 1
 
     def _keys(self, value: float) -> list[tuple[tuple[int, ...], int]]:
         cached = self._cached
         if cached is not None and cached[0] == value:
-            return cached[1]
+            return cached[2]
         current = self._bin(value)
         history = self._history
         keys = [(history[-j:], current) for j in range(1, len(history) + 1)]
-        self._cached = (value, keys)
+        self._cached = (value, current, keys)
         return keys
 
 
@@ -225,7 +272,7 @@ class SeasonalResidual:
 
     def __init__(self, window: int, scale: float, max_period: int, warmup: int) -> None:
         self.scale, self.max_period, self.warmup = scale, max_period, warmup
-        self._residuals = RollingEnvelope(window)
+        self._residuals: RollingMax | RollingEnvelope = RollingMax(window)
         self._day: _DayBuffer | None = None
         self._last_ts: float | None = None
         self.residuals_seen = 0
@@ -265,6 +312,7 @@ class ContextualDetector:
     """Envelope break-out, transition novelty, seasonal residual and level shift, fused."""
 
     __slots__ = (
+        "_alerts",
         "_cooldown_left",
         "_envelope",
         "_last",
@@ -279,7 +327,9 @@ class ContextualDetector:
         self.params = p = params or ContextualParams()
         self._envelope = MetricDetector(p.envelope)
         self._record = RollingEnvelope(p.record_window)
-        self._novelty = TransitionNovelty(p.bins, p.order, p.range_window, p.warmup)
+        # Same values, same window: the bins split the record envelope, kept once.
+        shared = self._record if p.range_window == p.record_window else None
+        self._novelty = TransitionNovelty(p.bins, p.order, p.range_window, p.warmup, shared)
         self._seasonal = SeasonalResidual(
             p.seasonal_window, p.seasonal_scale, p.max_period, p.warmup
         )
@@ -287,53 +337,76 @@ class ContextualDetector:
             p.level_short, p.level_alpha, p.level_z_start, p.level_z_scale, p.level_warmup
         )
         self._cooldown_left = 0
-        self._last: tuple[float, float, float] | None = None  # (value, ts, fused score)
+        self._alerts = 0  # cool-downs started so far
+        self._last: tuple[float, float, bool] | None = None  # (value, ts, alerts?)
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        """Restore a checkpoint, also one written before the alert count existed."""
+        self._alerts = 0
+        for name, value in state[1].items():
+            setattr(self, name, value)
 
     @property
     def seen(self) -> int:
         """Observations learned so far."""
         return self._novelty.seen
 
+    @property
+    def alerts(self) -> int:
+        """Cool-downs started so far (what the alert damping divides by)."""
+        return self._alerts
+
     def score_one(self, value: float, ts: float) -> float:
-        """The fused score of ``value`` (0 during a cool-down); does not learn it."""
+        """The damped fused score of ``value`` (0 in a cool-down); does not learn it."""
         p = self.params
         score = max(
             self._envelope.score_one(value, ts),
             p.novelty_weight * self._novelty.score_one(value),
             p.seasonal_weight * self._seasonal.score_one(value, ts),
         )
+        record_excess = self._record_excess(value)
         if p.record_weight:
-            score = (1.0 - p.record_weight) * score + p.record_weight * self._record_score(value)
+            score = (1.0 - p.record_weight) * score + p.record_weight * self._record_score(
+                record_excess
+            )
         score = max(score, p.level_weight * self._level.score_one(value))
-        self._last = (value, ts, score)
-        return 0.0 if self._cooldown_left else score
+        quiet = self._cooldown_left > 0 and record_excess <= p.breakthrough
+        alerts = score >= p.cooldown_above and score > 0.0 and not quiet
+        self._last = (value, ts, alerts)
+        if quiet:
+            return 0.0
+        return score / (1.0 + p.alert_damping * self._alerts) if self._alerts else score
 
     def learn_one(self, value: float, ts: float) -> None:
-        """Learn ``value`` in every part; a high fused score starts the cool-down."""
+        """Learn ``value`` in every part; an alert starts (or restarts) the cool-down."""
         last = self._last
-        if last is not None and last[:2] == (value, ts):
-            fused = last[2]
-        else:
+        if last is None or last[:2] != (value, ts):
             self.score_one(value, ts)
-            fused = self._last[2] if self._last is not None else 0.0
+            last = self._last
         self._last = None
         if self._cooldown_left:
             self._cooldown_left -= 1
-        elif fused >= self.params.cooldown_above and fused > 0.0:
+        if last is not None and last[2]:
             self._cooldown_left = self.params.cooldown
+            self._alerts += 1
         self._envelope.learn_one(value, ts)
+        self._novelty.learn_one(value)  # bins by the record envelope before it moves
         self._record.update(value)
-        self._novelty.learn_one(value)
         self._seasonal.learn_one(value, ts)
         self._level.learn_one(value)
 
-    def _record_score(self, value: float) -> float:
-        """Break-out of the long envelope, scaled like the recent one's."""
+    def _record_excess(self, value: float) -> float:
+        """How far ``value`` lies beyond the long envelope, in envelope widths (0 inside)."""
         low, high = self._record.low, self._record.high
-        if self.seen < self.params.warmup or low is None or high is None:
+        if low is None or high is None or low <= value <= high:
+            return 0.0
+        if self._novelty.seen < self.params.warmup:
             return 0.0
         width = max(high - low, 1e-9 * max(1.0, abs(high), abs(low)))
-        excess = max(value - high, low - value) / width
+        return (value - high if value > high else low - value) / width
+
+    def _record_score(self, excess: float) -> float:
+        """Break-out of the long envelope, scaled like the recent one's."""
         if excess <= 0.0:
             return 0.0
         return 1.0 - math.exp(-excess / self.params.envelope.excess_scale)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Protocol
 
-__all__ = ["Envelope", "RollingEnvelope"]
+__all__ = ["Envelope", "RollingEnvelope", "RollingMax"]
 
 
 class Envelope(Protocol):
@@ -80,3 +80,41 @@ class RollingEnvelope:
             highs.popleft()
         if lows[0][0] <= oldest:
             lows.popleft()
+
+
+class RollingMax:
+    """The largest of the last ``window`` values: one queue, for when the low is not needed.
+
+    >>> rolling = RollingMax(window=2)
+    >>> rolling.high is None
+    True
+    >>> for value in [3.0, 1.0, 2.0]:
+    ...     rolling.update(value)
+    >>> rolling.high
+    2.0
+    """
+
+    __slots__ = ("_count", "_highs", "window")
+
+    def __init__(self, window: int) -> None:
+        if window < 1:
+            raise ValueError("window must be at least 1")
+        self.window = window
+        self._count = 0
+        self._highs: deque[tuple[int, float]] = deque()  # values strictly decreasing
+
+    @property
+    def high(self) -> float | None:
+        """The largest value in the window, or ``None`` before the first update."""
+        return self._highs[0][1] if self._highs else None
+
+    def update(self, value: float) -> None:
+        """Add ``value``; values older than ``window`` updates leave."""
+        index = self._count
+        self._count = index + 1
+        highs = self._highs
+        while highs and highs[-1][1] <= value:
+            highs.pop()
+        highs.append((index, value))
+        if highs[0][0] <= index - self.window:
+            highs.popleft()

@@ -36,6 +36,7 @@ class LevelShift:
     __slots__ = (
         "_mean",
         "_recent",
+        "_sum",
         "_var",
         "alpha",
         "seen",
@@ -51,16 +52,23 @@ class LevelShift:
         self.short, self.alpha, self.warmup = short, alpha, warmup
         self.z_start, self.z_scale = z_start, z_scale
         self._recent = array("d")  # the last ``short`` values, oldest first
+        self._sum = 0.0  # of ``_recent``, summed afresh at each learn (no drift)
         self._mean: float | None = None
         self._var = 0.0
         self.seen = 0
+
+    def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
+        """Restore a checkpoint, also one written before the running sum existed."""
+        for name, value in state[1].items():
+            setattr(self, name, value)
+        self._sum = sum(self._recent)
 
     def score_one(self, value: float) -> float:
         """The level-shift score of ``value`` (0 until warm); does not learn it."""
         mean, recent = self._mean, self._recent
         if self.seen < self.warmup or mean is None or len(recent) < self.short:
             return 0.0
-        short_mean = (sum(recent) - recent[0] + value) / self.short
+        short_mean = (self._sum - recent[0] + value) / self.short
         spread = max(math.sqrt(self._var), _RELATIVE_FLOOR * abs(mean), 1e-12)
         z = abs(short_mean - mean) / spread
         if z <= self.z_start:
@@ -73,10 +81,11 @@ class LevelShift:
         if len(recent) == self.short:
             del recent[0]
         recent.append(value)
+        self._sum = sum(recent)
         self.seen += 1
         if len(recent) < self.short:
             return
-        short_mean = sum(recent) / self.short
+        short_mean = self._sum / self.short
         if self._mean is None:
             self._mean = short_mean
             return
