@@ -96,3 +96,15 @@ def test_a_caller_with_two_causes_at_one_hop_joins_the_one_with_its_kind_of_symp
     ]
     correlate.process(batch, T0)
     assert groups(correlate) == [["queue"], ["search", "site"]]
+
+
+def test_shared_caller_joins_the_cause_whose_anomaly_began_with_its_own(
+    shop: TopologyGraph,
+) -> None:
+    correlate = stage(shop)
+    # checkout has been slow for a while (a fresh alert on payments keeps its incident busy);
+    # search turns slow just before web does: web's symptom goes with search
+    correlate.process([alert("checkout", 0)], T0)
+    correlate.process([alert("search", 190), alert("payments", 200)], T0 + timedelta(seconds=200))
+    correlate.process([alert("web", 200)], T0 + timedelta(seconds=200))
+    assert groups(correlate) == [["checkout", "payments"], ["search", "web"]]

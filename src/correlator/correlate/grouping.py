@@ -67,7 +67,7 @@ def choose_incident(
 
     A shared caller with two candidate causes joins the nearest, then the one whose nearest
     service shows the same kind of symptom (errors explain errors, latency explains
-    latency), then the closest in time,
+    latency), then the one whose related services' anomalies began closest in time,
     and a service already explained by one cause never lets an unrelated fault in through it,
     so two faults under one caller stay two incidents. Without ``directed`` any undirected
     path within ``max_hops`` relates them.
@@ -96,29 +96,35 @@ def choose_incident(
                 default=None,
             )
             relation = (0, down) if down is not None else (1, up) if up is not None else None
+            if relation is not None and relation[0] == 1:
+                near = {s for s in services if above.get(s) == up}
         else:
-            hops = min(
-                (
-                    d
-                    for d in (topology.hops(alert.service, s, max_hops) for s in services)
-                    if d is not None
-                ),
-                default=None,
-            )
-            relation = None if hops is None else (0, hops)
+            hops = {s: topology.hops(alert.service, s, max_hops) for s in services}
+            nearest = min((d for d in hops.values() if d is not None), default=None)
+            relation = None if nearest is None else (0, nearest)
+            near = {s for s, d in hops.items() if d is not None and d == nearest}
         if relation is None:
             continue
-        last = max(a.last_seen_at for a in incident.alerts)
         alike = directed and relation[0] == 0 and _same_kind(alert, incident, near)
-        key = (
-            relation[0],
-            relation[1],
-            0 if alike else 1,
-            abs((alert.starts_at - last).total_seconds()),
-        )
+        key = (relation[0], relation[1], 0 if alike else 1, _onset_gap(alert, incident, near))
         if best is None or key < best[0]:
             best = (key, incident)
     return best[1] if best else None
+
+
+def _onset_gap(alert: Alert, incident: Incident, services: set[str]) -> float:
+    """Seconds between the alert's start and the nearest start among ``services``' alerts.
+
+    The related services whose anomaly began closest to the alert's are the likelier cause.
+    """
+    return min(
+        (
+            abs((alert.starts_at - a.starts_at).total_seconds())
+            for a in incident.alerts
+            if a.service in services
+        ),
+        default=float("inf"),
+    )
 
 
 def _kind(alert: Alert) -> str:
