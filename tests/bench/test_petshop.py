@@ -80,4 +80,13 @@ def test_the_slow_callee_is_ranked_first_and_json_is_the_last_line(tmp_path: Pat
         {"scenario": "tiny", "metric": "latency", "n": 1, "top1": 1.0, "top3": 1.0}
     ]
     assert summary["specificity"] == 1.0
+    assert summary["specificity_strict"] == 1.0
     assert summary["min_top1"] == 1.0
+
+
+def test_the_two_specificity_readings_count_different_things() -> None:
+    # 4 held-out windows, 3 with an incident somewhere, none of them on the one target
+    report = petshop.PetShopReport(
+        windows=4, quiet_windows=1, target_windows=4, target_quiet_windows=4
+    )
+    assert (report.specificity, report.strict_specificity) == (1.0, 0.25)
