@@ -75,10 +75,11 @@ def test_a_break_out_scores_once_then_the_cool_down_holds() -> None:
     rng = random.Random(7)
     detector = ContextualDetector(ContextualParams(cooldown=50))
     feed(detector, [daily(i, rng) for i in range(600)])
-    earlier_alerts = detector.alerts
+    earlier_alerts, earlier_recent = detector.alerts, detector.recent_alerts
+    assert earlier_recent <= earlier_alerts
     scores = feed_from(detector, [400.0] * 30, start=600)
     # a saturated break-out, divided by the damping of the alerts the warm-up days raised
-    assert scores[0] > 0.99 / (1.0 + 0.01 * earlier_alerts)
+    assert scores[0] > 0.99 / (1.0 + 0.01 * earlier_recent)
     assert scores[1:] == [0.0] * 29
     assert detector.alerts == earlier_alerts + 1
 
@@ -108,7 +109,7 @@ def test_a_series_that_alerts_often_needs_a_stronger_break_out_for_the_same_scor
     undamped = ContextualDetector(ContextualParams(alert_damping=0.0))
     feed(undamped, noisy)
     assert busy.score_one(400.0, probe) == pytest.approx(
-        undamped.score_one(400.0, probe) / (1.0 + 0.01 * busy.alerts)
+        undamped.score_one(400.0, probe) / (1.0 + 0.01 * busy.recent_alerts)
     )
 
 
@@ -216,3 +217,16 @@ def test_novelty_bins_the_shared_record_envelope_exactly_as_its_own_copy() -> No
     assert apart._novelty._range is not apart._record
     assert feed(shared, values) == feed(apart, values)  # 3000 values fit either window
     assert len(pickle.dumps(shared)) < len(pickle.dumps(apart))
+
+
+def test_the_alert_damping_wears_off_once_a_series_calms_down() -> None:
+    params = ContextualParams(alert_half_life=100.0)
+    detector = ContextualDetector(params)
+    values = [10.0 + (i % 5) for i in range(300)] + [500.0, 10.0, 11.0]
+    feed_counting_alerts(detector, values)
+    alerts, recent = detector.alerts, detector.recent_alerts
+    assert alerts >= 1 and recent > 0.5
+    calm = feed_counting_alerts(detector, [10.0 + (i % 5) for i in range(200)])
+    assert calm[-1] == alerts  # no alert in the calm stretch...
+    # ...so after two half-lives a quarter of the recent count is left
+    assert detector.recent_alerts == pytest.approx(recent / 4, rel=0.01)

@@ -34,10 +34,11 @@ likelihood does with a long-run distribution of raw scores, but with one counter
   envelope is scored even inside a cool-down (and starts a new one): a failure that
   deepens after a first alert is not hidden by it.
 * **Alert damping**: the score is divided by ``1 + alert_damping * alerts``, where
-  ``alerts`` counts the cool-downs started so far. A series that alerts often (a noisy
-  one) needs a stronger break-out for the same score, so one corpus-wide threshold cuts
-  its routine alerts before the rare ones of a quiet series. The cool-down itself starts
-  on the undamped score.
+  ``alerts`` counts the cool-downs started, each fading with a half-life of
+  ``alert_half_life`` observations. A series that alerts often (a noisy one) needs a
+  stronger break-out for the same score, so one corpus-wide threshold cuts its routine
+  alerts before the rare ones of a quiet series; once it calms down, the damping wears
+  off. The cool-down itself starts on the undamped score.
 
 Prequential like every detector here: ``score_one`` does not change the model. The state
 is the envelopes' queues, one day of values as 32-bit floats, a table of seen bin
@@ -125,7 +126,13 @@ class ContextualParams(BaseModel):
         "that is scored inside a cool-down",
     )
     alert_damping: float = Field(
-        0.01, ge=0, description="The score is divided by 1 + this * alerts so far"
+        0.01, ge=0, description="The score is divided by 1 + this * recent alerts"
+    )
+    alert_half_life: float = Field(
+        60480.0,
+        gt=0,
+        description="Observations after which an alert counts half in the damping (60,480: "
+        "one week of 10 s windows), so a series that was noisy once is not damped forever",
     )
 
 
@@ -318,6 +325,7 @@ class ContextualDetector:
         "_last",
         "_level",
         "_novelty",
+        "_recent_alerts",
         "_record",
         "_seasonal",
         "params",
@@ -338,13 +346,16 @@ class ContextualDetector:
         )
         self._cooldown_left = 0
         self._alerts = 0  # cool-downs started so far
+        self._recent_alerts = 0.0  # the same, each fading with the alert half-life
         self._last: tuple[float, float, bool] | None = None  # (value, ts, alerts?)
 
     def __setstate__(self, state: tuple[None, dict[str, object]]) -> None:
-        """Restore a checkpoint, also one written before the alert count existed."""
+        """Restore a checkpoint, also one written before the alert counts existed."""
         self._alerts = 0
         for name, value in state[1].items():
             setattr(self, name, value)
+        if "_recent_alerts" not in state[1]:
+            self._recent_alerts = float(self._alerts)
 
     @property
     def seen(self) -> int:
@@ -353,8 +364,13 @@ class ContextualDetector:
 
     @property
     def alerts(self) -> int:
-        """Cool-downs started so far (what the alert damping divides by)."""
+        """Cool-downs started so far."""
         return self._alerts
+
+    @property
+    def recent_alerts(self) -> float:
+        """Cool-downs started, each faded by its age (what the alert damping divides by)."""
+        return self._recent_alerts
 
     def score_one(self, value: float, ts: float) -> float:
         """The damped fused score of ``value`` (0 in a cool-down); does not learn it."""
@@ -375,7 +391,8 @@ class ContextualDetector:
         self._last = (value, ts, alerts)
         if quiet:
             return 0.0
-        return score / (1.0 + p.alert_damping * self._alerts) if self._alerts else score
+        recent = self._recent_alerts
+        return score / (1.0 + p.alert_damping * recent) if recent else score
 
     def learn_one(self, value: float, ts: float) -> None:
         """Learn ``value`` in every part; an alert starts (or restarts) the cool-down."""
@@ -386,9 +403,12 @@ class ContextualDetector:
         self._last = None
         if self._cooldown_left:
             self._cooldown_left -= 1
+        if self._recent_alerts:
+            self._recent_alerts *= 0.5 ** (1.0 / self.params.alert_half_life)
         if last is not None and last[2]:
             self._cooldown_left = self.params.cooldown
             self._alerts += 1
+            self._recent_alerts += 1.0
         self._envelope.learn_one(value, ts)
         self._novelty.learn_one(value)  # bins by the record envelope before it moves
         self._record.update(value)
