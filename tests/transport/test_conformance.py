@@ -65,3 +65,25 @@ async def test_kafka_round_trip_keys_headers_and_committed_offsets(
     # the restarted member resumes after the committed offsets: the uncommitted part returns
     assert len(replayed) >= 10
     assert {m.value for m in first[10:]} <= {m.value for m in replayed}
+
+
+@pytest.mark.integration
+async def test_kafka_lag_counts_the_records_not_yet_returned(
+    kafka_settings: KafkaSettings, unique: str
+) -> None:
+    topic = f"{unique}-lag"
+    await ensure_topics(kafka_settings, [topic], partitions=2)
+    settings = kafka_settings.model_copy(update={"max_batch": 7})
+    async with KafkaSink(kafka_settings) as sink:
+        await sink.send([RawMessage(topic, b"x", partition=i % 2) for i in range(30)])
+    async with KafkaSource(settings, [topic]) as source:
+        assert await source.lag() == 0  # owns nothing before the group is joined
+        got = await _drain(source, 1)
+        assert 0 < len(got) <= 7
+        lag = await source.lag()
+        while lag is None:  # until the background fetcher has heard of both partitions
+            await asyncio.sleep(0.05)
+            lag = await source.lag()
+        assert lag == 30 - len(got)
+        got += await _drain(source, 30 - len(got))
+        assert len(got) == 30 and await source.lag() == 0

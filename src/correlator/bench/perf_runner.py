@@ -2,7 +2,9 @@
 
 The same engine as ``correlator run`` (Kafka source, Kafka sink, Redis store), plus: it prints
 ``started`` once its first batch is in and ``consumed N`` as it goes, and it exits by itself
-(after a final flush) once ``--done-file`` exists and nothing has arrived for ``--idle-exit-s``.
+(after a final flush) once ``--done-file`` exists, nothing has arrived for ``--idle-exit-s`` and
+its partitions have no records left to read (a rebalance can leave a member idle for a while
+with records still waiting).
 
     python -m correlator.bench.perf_runner --config engine.yaml --done-file produced.flag
 """
@@ -17,7 +19,9 @@ from pathlib import Path
 
 from correlator.bench.perf_env import create_topics, new_engine
 from correlator.config import load_settings
+from correlator.errors import TransportError
 from correlator.stages import STAGES, build_stage_engine, ensure_stage_topics
+from correlator.transport.kafka import KafkaSource
 
 __all__ = ["main"]
 
@@ -28,9 +32,10 @@ async def _run(config: Path, done_file: Path, idle_exit_s: float, stage: str = "
     if stage != "all":
         await ensure_stage_topics(settings)
     engine = new_engine(settings) if stage == "all" else build_stage_engine(settings, stage)
+    assigned = _Assignments()
     hooks = getattr(engine.source, "on_assign", None)
     if isinstance(hooks, list):
-        hooks.append(_print_assigned)
+        hooks.append(assigned.record)
     await engine.start()
     seen, idle_since, reported = 0, time.monotonic(), 0.0
     first = last = 0.0
@@ -48,7 +53,12 @@ async def _run(config: Path, done_file: Path, idle_exit_s: float, stage: str = "
             if now - reported > 1.0:
                 print(f"consumed {seen}", flush=True)
                 reported = now
-            if _exists(done_file) and now - idle_since > idle_exit_s:
+            idle = now - idle_since
+            if (
+                _exists(done_file)
+                and idle > idle_exit_s
+                and await assigned.drained(engine.source, 3 * idle_exit_s)
+            ):
                 break
         await engine.flush()
         late = (engine.normalize.spans.late, engine.normalize.logs.late, engine.ticks.late)
@@ -58,8 +68,27 @@ async def _run(config: Path, done_file: Path, idle_exit_s: float, stage: str = "
     return 0
 
 
-async def _print_assigned(partitions: set[tuple[str, int]]) -> None:
-    print(f"assigned {len(partitions)}", flush=True)
+class _Assignments:
+    """Prints each assignment and tells whether the member has read all it owns."""
+
+    def __init__(self) -> None:
+        self.at = time.monotonic()
+
+    async def record(self, partitions: set[tuple[str, int]]) -> None:
+        self.at = time.monotonic()
+        print(f"assigned {len(partitions)}", flush=True)
+
+    async def drained(self, source: object, unowned_s: float) -> bool:
+        """No records left in the partitions owned; owning none counts only after
+        ``unowned_s`` without an assignment (a member between two owns none for a while)."""
+        if not isinstance(source, KafkaSource):
+            return True
+        if not source.assignment() and time.monotonic() - self.at < unowned_s:
+            return False
+        try:
+            return await source.lag() == 0  # None (not fetched yet) is not drained
+        except TransportError:
+            return False
 
 
 def _exists(path: Path) -> bool:
