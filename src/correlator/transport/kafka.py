@@ -42,7 +42,6 @@ class KafkaSource:
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
-        self._offset_reset = auto_offset_reset
         self._resume: dict[tuple[str, int], int] = {}
         self._next: dict[tuple[str, int], int] = {}
         self.on_assign: list[Callable[[set[tuple[str, int]]], Awaitable[None]]] = []
@@ -151,10 +150,9 @@ class KafkaSource:
         """Records in the partitions owned now that ``get_batch`` has not returned yet.
 
         Counted from each partition's end as the broker last reported it in a fetch (its
-        highwater; ``end_offsets`` is not used: Tansu answers it wrongly) to the next offset
-        this source would return (after its last record, else its resume offset, else the
-        group's committed offset, else where ``auto_offset_reset`` starts). 0 when nothing
-        is owned; None while some owned partition has not been fetched yet.
+        highwater; ``end_offsets`` is not used: Tansu answers it wrongly) to the consumer's
+        position. 0 when nothing is owned; None while some owned partition has not been
+        fetched yet.
         """
         ends: dict[TopicPartition, int] = {}
         for tp in self._consumer.assignment():
@@ -165,22 +163,10 @@ class KafkaSource:
         behind = 0
         try:
             for tp, end in ends.items():
-                behind += max(0, end - await self._start_of(tp, end))
+                behind += max(0, end - await self._consumer.position(tp))
         except KafkaError as exc:
             raise TransportError(f"cannot read the consumer lag: {exc}") from exc
         return behind
-
-    async def _start_of(self, tp: TopicPartition, end: int) -> int:
-        key = (tp.topic, tp.partition)
-        for known in (self._next.get(key), self._resume.get(key)):
-            if known is not None:
-                return known
-        committed: int | None = await self._consumer.committed(tp)
-        if committed is not None:
-            return committed
-        if self._offset_reset == "earliest":
-            return int((await self._consumer.beginning_offsets([tp]))[tp])
-        return end
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
