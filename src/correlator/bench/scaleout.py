@@ -7,14 +7,14 @@ the detect members have split the telemetry partitions, the generated fleet (wit
 fault, so there is an incident to compare) is produced as fast as the broker takes it.
 The rate is records (and events) per second over the detect group, from its first batch to
 its last; the speed-up is the 2-member rate over the 1-member rate. A member exits once the
-load is produced, it has been idle for a few seconds and it has nothing left to read.
+load is produced, it has been idle for a few seconds and it has nothing left to read. The
+incidents topic of the 2-member run is then compared with the 1-member run's: same ids,
+final versions, status, services and top root cause.
 
 The speed-up is bounded by how the keys split: telemetry is keyed by service, and with the
 default round-robin assignor and the same even partition count on every topic, two members
 split the services by the parity of their key hash whatever that count is; for the default
-fleet the larger half carries about 56% of the events, so 1.77x at best. The incidents topic of
-the 2-member run is then compared with the 1-member run's: same ids, final versions,
-status, services and top root cause.
+fleet the larger half carries about 56% of the events, so 1.77x at best.
 
     python -m correlator.bench.scaleout            # or: correlator bench scaleout
 """
