@@ -24,6 +24,9 @@ from correlator.config import DetectSettings
 from correlator.detect.base import Detector
 from correlator.detect.contextual import ContextualDetector, ContextualParams
 from correlator.detect.metric_detector import MetricDetector, MetricDetectorParams
+from correlator.detect.river_gaussian import RiverGaussianDetector, RiverGaussianParams
+from correlator.detect.river_hst import RiverHstDetector, RiverHstParams
+from correlator.detect.river_predictive import RiverPredictiveDetector, RiverPredictiveParams
 from correlator.detect.robust import RobustDetector, RobustParams
 from correlator.detect.series import SIGNAL_GROUPS
 from correlator.errors import DetectorError
@@ -109,6 +112,36 @@ register(
         build=RobustDetector,
         description="Robust z-score against the rolling median and MAD, with floors "
         "(the engine's default for span and log signals)",
+    )
+)
+
+register(
+    DetectorKind(
+        name="river-hst",
+        params=RiverHstParams,
+        build=RiverHstDetector,
+        description="River's HalfSpaceTrees over min-max scaled value and step "
+        "(and time of day), calibrated by running quantiles of its scores",
+    )
+)
+
+register(
+    DetectorKind(
+        name="river-gaussian",
+        params=RiverGaussianParams,
+        build=RiverGaussianDetector,
+        description="River's GaussianScorer over a rolling window (tail surprisal), "
+        "calibrated by running quantiles of its scores",
+    )
+)
+
+register(
+    DetectorKind(
+        name="river-predictive",
+        params=RiverPredictiveParams,
+        build=RiverPredictiveDetector,
+        description="River's PredictiveAnomalyDetection: a linear forecast over lags, "
+        "squared miss over its dynamic threshold, calibrated by running quantiles",
     )
 )
 
