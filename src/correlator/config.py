@@ -152,6 +152,13 @@ class CorrelateSettings(_Section):
         "beyond which it is marked flapping and opens no incident",
     )
     flap_window_s: float = Field(1800.0, gt=0)
+    open_min_alerts: int = Field(
+        1,
+        ge=1,
+        description="Distinct alerts (fingerprints) a new incident gathers before it is "
+        "published; until then it groups alerts unseen, and vanishes if it resolves first "
+        "(corroboration: one lone anomalous series opens nothing); 1: at once",
+    )
     learned_edge_max_age_s: float | None = Field(
         3600.0, gt=0, description="Learned-only topology edges unseen this long are dropped"
     )
