@@ -475,6 +475,10 @@ class Engine:
         self._restore_correlation(state)
         covered: dict[tuple[str, int], int] = state["positions"]
         self._muted = {k: o for k, o in covered.items() if o > self.positions.get(k, 0)}
+        log.info(
+            "restored a cut: %d records after the snapshot are replayed with correlation muted",
+            sum(o - self.positions.get(k, 0) for k, o in self._muted.items()),
+        )
 
     def _restore_correlation(self, state: dict[str, Any]) -> None:
         self.topology = self.correlate.topology = self.rank.topology = state["topology"]
