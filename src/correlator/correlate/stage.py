@@ -2,6 +2,13 @@
 
 Event time drives it: ``now`` is the watermark of the telemetry, so replays in simulated
 time behave as live traffic does and tests never sleep.
+
+Corroboration (``open_min_alerts``): a new incident is *held* until it holds that many
+distinct alerts. While held it groups alerts like any open incident, but none of its changes
+is returned (nothing is published) and it inhibits nothing; when it reaches the count its
+change is OPENED, with every alert gathered so far; if it goes quiet first it vanishes
+without a trace. One lone anomalous series then opens nothing, as a rule's ``for:`` keeps a
+lone sample from paging, but at incident level, where the evidence of several series meets.
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ class CorrelateStage:
         self.inhibit_rules = list(rules.inhibit_rules)
         self.suppressed: dict[str, Suppressed] = {}
         self._transitions: dict[str, deque[datetime]] = {}
+        self._held: set[str] = set()  # incidents not yet corroborated (never published)
 
     def add_silences(self, silences: Iterable[Silence]) -> None:
         """Adopt silences (from the rules file or the store); a same id replaces."""
@@ -90,6 +98,7 @@ class CorrelateStage:
             "by_fingerprint": self._by_fingerprint,
             "transitions": self._transitions,
             "suppressed": self.suppressed,
+            "held": self._held,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -98,6 +107,7 @@ class CorrelateStage:
         self._by_fingerprint = state["by_fingerprint"]
         self._transitions = state["transitions"]
         self.suppressed = state["suppressed"]
+        self._held = state.get("held", set())  # absent from snapshots before it existed
 
     def open_incidents(self) -> list[Incident]:
         return [i for i in self.incidents.values() if i.status is IncidentStatus.OPEN]
@@ -110,7 +120,22 @@ class CorrelateStage:
         fields = self.settings.external_fingerprint_labels
         for alert in sorted(alerts, key=lambda a: a.last_seen_at):
             self._take(rekey_external(alert, fields), changed)
-        return [PendingChange(self.incidents[i], kind) for i, kind in changed.items()]
+        return self._published(changed)
+
+    def _published(self, changed: dict[str, ChangeKind]) -> list[PendingChange]:
+        """The changes to publish: none of a held incident, OPENED when it is corroborated."""
+        out = []
+        for incident_id, kind in changed.items():
+            incident = self.incidents.get(incident_id)
+            if incident is None:
+                continue  # a held incident that went quiet
+            if incident_id in self._held:
+                if len(incident.alerts) < self.settings.open_min_alerts:
+                    continue
+                self._held.discard(incident_id)
+                kind = ChangeKind.OPENED
+            out.append(PendingChange(incident, kind))
+        return out
 
     def _take(self, alert: Alert, changed: dict[str, ChangeKind]) -> None:
         owner_id = self._by_fingerprint.get(alert.fingerprint)
@@ -176,7 +201,11 @@ class CorrelateStage:
         if not self.inhibit_rules:
             return False
         sources = [
-            a for i in self.open_incidents() for a in i.alerts if a.status is AlertStatus.FIRING
+            a
+            for i in self.open_incidents()
+            if i.incident_id not in self._held
+            for a in i.alerts
+            if a.status is AlertStatus.FIRING
         ]
         for rule in self.inhibit_rules:
             source = rule.inhibits(alert, sources, self._depends)
@@ -232,6 +261,8 @@ class CorrelateStage:
         )
         self.incidents[incident_id] = incident
         changed[incident_id] = ChangeKind.OPENED
+        if self.settings.open_min_alerts > 1:
+            self._held.add(incident_id)
         return incident
 
     def _reopen(self, alert: Alert, changed: dict[str, ChangeKind]) -> Incident | None:
@@ -267,6 +298,9 @@ class CorrelateStage:
             )
             if now - last < quiet or (firing and now - last < 2 * quiet):
                 continue
+            if incident.incident_id in self._held:
+                self._drop(incident.incident_id)
+                continue
             incident.status = IncidentStatus.RESOLVED
             incident.resolved_at = now
             incident.updated_at = max(incident.updated_at, now)
@@ -283,10 +317,15 @@ class CorrelateStage:
             and i.resolved_at is not None
             and now - i.resolved_at > horizon
         ]:
-            incident = self.incidents.pop(incident_id)
-            for alert in incident.alerts:
-                if self._by_fingerprint.get(alert.fingerprint) == incident_id:
-                    del self._by_fingerprint[alert.fingerprint]
+            self._drop(incident_id)
+
+    def _drop(self, incident_id: str) -> None:
+        """Forget an incident and which fingerprints it held."""
+        incident = self.incidents.pop(incident_id)
+        self._held.discard(incident_id)
+        for alert in incident.alerts:
+            if self._by_fingerprint.get(alert.fingerprint) == incident_id:
+                del self._by_fingerprint[alert.fingerprint]
 
 
 def _flagged(alert: Alert) -> Alert:
