@@ -159,3 +159,37 @@ def test_a_bad_river_choice_in_config_fails_at_start() -> None:
     raw["detectors"]["log"] = {"kind": "river-gaussian", "params": {"window": 1}}
     with pytest.raises(DetectorError, match="window"):
         detector_factory_for(DetectSettings.model_validate(raw))
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        pytest.param(
+            "river-hst",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="a learned spike widens HST's all-history min-max range for good; "
+                "the ordinary values then share a few cells and a repeat scores ~0.7",
+            ),
+        ),
+        "river-gaussian",
+        "river-predictive",
+    ],
+)
+def test_a_learned_spike_starts_a_cool_down_then_scores_resume(kind: str) -> None:
+    det = build_detector(kind, {"warmup": WARMUP, "cooldown": 20})
+    values = noisy_daily(2100)
+    run(det, values[:2000])
+    assert det.score_one(150.0, 2000 * 60.0) >= 0.9
+    det.learn_one(150.0, 2000 * 60.0)  # taught, as bench nab does: one detection, not many
+    assert det.score_one(150.0, 2001 * 60.0) == 0.0
+    cooled = run(det, values[2001:2021], t0=2001)
+    assert cooled == [0.0] * 20
+    assert det.score_one(150.0, 2021 * 60.0) >= 0.9
+
+
+def test_without_a_cool_down_a_learned_spike_does_not_silence_the_next(kind: str) -> None:
+    det = build_detector(kind, {"warmup": WARMUP, "cooldown": 0})
+    run(det, noisy_daily(2000))
+    det.learn_one(150.0, 2000 * 60.0)
+    assert det.score_one(400.0, 2001 * 60.0) >= 0.9
