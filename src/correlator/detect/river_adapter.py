@@ -1,7 +1,8 @@
-"""The one module that imports River: small typed wrappers around the River parts we use.
+"""Small typed wrappers around the River parts the built-in detectors use.
 
-River's return types and internals change between releases (we pin 0.26.1); everything
-else in correlator talks to these wrappers, never to River itself.
+With the :mod:`correlator.detect.river_models` package (the River-backed detector kinds),
+this is the only place that imports River: its return types and internals change between
+releases (we pin 0.26.1), so everything else talks to these wrappers, never to River.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 The modules of this package (with :mod:`correlator.detect.river_adapter`) are the only
 ones that import River (pinned 0.26.1; ruff's banned-api enforces it). Each wrapper takes
-plain floats or ``dict[str, float]`` features and returns plain floats, so the detectors
-in :mod:`correlator.detect.river_kinds` never see River's types.
+plain floats or ``dict[str, float]`` features and returns plain floats, so the detector
+kinds (:mod:`~correlator.detect.river_hst`, :mod:`~correlator.detect.river_gaussian`,
+:mod:`~correlator.detect.river_predictive`) never see River's types.
 """
 
 from __future__ import annotations
