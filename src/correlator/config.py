@@ -157,7 +157,8 @@ class CorrelateSettings(_Section):
         ge=1,
         description="Distinct alerts (fingerprints) a new incident gathers before it is "
         "published; until then it groups alerts unseen, and vanishes if it resolves first "
-        "(corroboration: one lone anomalous series opens nothing); 1: at once",
+        "(corroboration: one lone anomalous series opens nothing; an external alert "
+        "needs none); 1: at once",
     )
     learned_edge_max_age_s: float | None = Field(
         3600.0, gt=0, description="Learned-only topology edges unseen this long are dropped"
