@@ -91,3 +91,9 @@ def test_the_held_set_survives_a_snapshot(shop: TopologyGraph) -> None:
 def test_one_needed_publishes_at_once(shop: TopologyGraph) -> None:
     [change] = stage(shop, need=1).process([alert("db", 0)], T0)
     assert change.change is ChangeKind.OPENED
+
+
+def test_an_external_alert_needs_no_corroboration(shop: TopologyGraph) -> None:
+    external = alert("db", 0, Signal.EXTERNAL_ALERT)
+    [change] = stage(shop, need=2).process([external], T0)
+    assert change.change is ChangeKind.OPENED

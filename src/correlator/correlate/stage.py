@@ -7,7 +7,8 @@ Corroboration (``open_min_alerts``): a new incident is *held* until it holds tha
 distinct alerts. While held it groups alerts like any open incident, but none of its changes
 is returned (nothing is published) and it inhibits nothing; when it reaches the count its
 change is OPENED, with every alert gathered so far; if it goes quiet first it vanishes
-without a trace. One lone anomalous series then opens nothing, as a rule's ``for:`` keeps a
+without a trace. An external alert (from Alertmanager) needs no corroboration: its own
+rule has already decided. One lone anomalous series then opens nothing, as a rule's ``for:`` keeps a
 lone sample from paging, but at incident level, where the evidence of several series meets.
 """
 
@@ -30,6 +31,7 @@ from correlator.correlate.rules import Rules, Silence
 from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import Alert, AlertStatus
 from correlator.model.incident import ChangeKind, Incident, IncidentStatus
+from correlator.model.observation import Signal
 
 __all__ = ["CorrelateStage", "PendingChange", "SuppressReason", "Suppressed"]
 
@@ -130,12 +132,18 @@ class CorrelateStage:
             if incident is None:
                 continue  # a held incident that went quiet
             if incident_id in self._held:
-                if len(incident.alerts) < self.settings.open_min_alerts:
+                if not self._corroborated(incident):
                     continue
                 self._held.discard(incident_id)
                 kind = ChangeKind.OPENED
             out.append(PendingChange(incident, kind))
         return out
+
+    def _corroborated(self, incident: Incident) -> bool:
+        """Enough distinct alerts, or one from outside (its own rule already decided)."""
+        return len(incident.alerts) >= self.settings.open_min_alerts or any(
+            a.signal is Signal.EXTERNAL_ALERT for a in incident.alerts
+        )
 
     def _take(self, alert: Alert, changed: dict[str, ChangeKind]) -> None:
         owner_id = self._by_fingerprint.get(alert.fingerprint)
