@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import random
@@ -37,12 +38,17 @@ def normal_row(rng: random.Random) -> list[float]:
     ] + [100.0] * 3
 
 
-def make_dataset(root: Path) -> None:
+def make_dataset(root: Path, blip_at: int | None = None) -> None:
+    """Normal period, then one issue; ``blip_at``: Db alone slow for two normal rows there."""
     rng = random.Random(1)
     scenario = root / "dataset" / "tiny"
     scenario.mkdir(parents=True)
     (scenario / "graph.csv").write_text(",Front,Search,Db\nFront,0,1,0\nSearch,0,0,1\nDb,0,0,0\n")
-    write_metrics(scenario / "noissue" / "metrics.csv", [normal_row(rng) for _ in range(200)], 1e9)
+    normal = [normal_row(rng) for _ in range(200)]
+    if blip_at is not None:
+        for row in normal[blip_at : blip_at + 2]:
+            row[2] = 0.05
+    write_metrics(scenario / "noissue" / "metrics.csv", normal, 1e9)
     rows = [normal_row(rng) for _ in range(5)]
     for row in rows[2:4]:
         row[0], row[1] = 0.4, 0.3  # Search is slow, Front suffers
@@ -90,3 +96,16 @@ def test_the_two_specificity_readings_count_different_things() -> None:
         windows=4, quiet_windows=1, target_windows=4, target_quiet_windows=4
     )
     assert (report.specificity, report.strict_specificity) == (1.0, 0.25)
+
+
+def test_a_lone_slow_series_in_normal_data_opens_no_incident(tmp_path: Path) -> None:
+    make_dataset(tmp_path, blip_at=180)  # in the held-out tail (the last 40 rows)
+    scenarios = load_scenarios(tmp_path)
+    config = petshop.default_config()
+    held = petshop.evaluate(scenarios, config)
+    assert held.normal_alerts >= 1  # Db did alert ...
+    assert held.strict_specificity == 1.0  # ... but alone it published nothing
+    at_once = dataclasses.replace(
+        config, correlate=config.correlate.model_copy(update={"open_min_alerts": 1})
+    )
+    assert petshop.evaluate(scenarios, at_once).strict_specificity < 1.0
