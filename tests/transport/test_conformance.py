@@ -87,3 +87,29 @@ async def test_kafka_lag_counts_the_records_not_yet_returned(
         assert lag == 30 - len(got)
         got += await _drain(source, 30 - len(got))
         assert len(got) == 30 and await source.lag() == 0
+
+
+@pytest.mark.integration
+async def test_kafka_partition_assigned_at_its_end_is_caught_up(
+    kafka_settings: KafkaSettings, unique: str
+) -> None:
+    topic = f"{unique}-end"
+    await ensure_topics(kafka_settings, [topic], partitions=1)
+    async with KafkaSink(kafka_settings) as sink:
+        await sink.send([RawMessage(topic, b"x", partition=0) for _ in range(5)])
+    async with KafkaSource(kafka_settings, [topic]) as source:
+        got = await _drain(source, 5)
+        await source.commit(got)
+    async with KafkaSource(kafka_settings, [topic]) as again:
+        assert again.caught_up((topic, 7))  # not owned: nothing more to return here
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 60  # the group waits for the first member's session to end
+        while not again.assignment() and loop.time() < deadline:
+            assert await again.get_batch(0.2) == []
+        while not again.caught_up((topic, 0)) and loop.time() < deadline:
+            assert await again.get_batch(0.2) == []
+        assert again.assignment() == {(topic, 0)} and again.caught_up((topic, 0))
+        async with KafkaSink(kafka_settings) as sink:
+            await sink.send([RawMessage(topic, b"y", partition=0)])
+        assert [m.value for m in await _drain(again, 1)] == [b"y"]
+        assert again.caught_up((topic, 0))

@@ -116,7 +116,21 @@ class KafkaSource:
                         headers=tuple(rec.headers or ()),
                     )
                 )
+        if not out:
+            await self._learn_positions()
         return out
+
+    async def _learn_positions(self) -> None:
+        """Note where owned partitions that have returned nothing yet stand (an empty fetch
+        is the moment: the positions are known and no batch waits), so ``caught_up`` can
+        tell a partition assigned at its end from one with records still to come."""
+        for tp in self._consumer.assignment():
+            key = (tp.topic, tp.partition)
+            if key not in self._next and self._consumer.highwater(tp) is not None:
+                try:
+                    self._next[key] = await self._consumer.position(tp)
+                except KafkaError:
+                    return  # a rebalance is under way: the next empty fetch tries again
 
     async def commit(self, batch: Sequence[RawMessage]) -> None:
         """Commit offset + 1 per partition; partitions no longer owned are left to their owner."""
@@ -137,9 +151,14 @@ class KafkaSource:
         """True when everything the broker last said ``partition`` holds has been returned.
 
         A partition with records still to fetch is behind, not idle, however long it has
-        been since its last batch.
+        been since its last batch. One that has returned nothing since it was assigned is
+        caught up once an empty fetch has found it at its end; one not owned (any more) has
+        nothing more to return here, so it is caught up too.
         """
-        high = self._consumer.highwater(TopicPartition(*partition))
+        tp = TopicPartition(*partition)
+        if tp not in self._consumer.assignment():
+            return True
+        high = self._consumer.highwater(tp)
         return high is not None and self._next.get(partition, 0) >= high
 
     def assignment(self) -> set[tuple[str, int]]:
