@@ -253,8 +253,9 @@ class Engine:
         it back, which only matters when a partition stops receiving data: one the source
         says still has records to fetch (``caught_up`` false) is never idle, so a slow or
         busy engine does not mistake a backlog for silence. An assigned
-        partition that has not reported yet holds time still (for up to ``idle_partition_s``),
-        so the first partition to answer cannot run ahead of the others.
+        partition that has not reported yet holds time still (for up to ``idle_partition_s``,
+        and for as long as it has records to fetch), so the first partition to answer cannot
+        run ahead of the others.
         """
         wall = self.clock.monotonic()
         if high_ts:
@@ -275,15 +276,18 @@ class Engine:
         for key in owned if self._high else ():  # the wait starts with the first data
             if key[0] in timed and key not in self._high:
                 self._seen.setdefault(key, wall)
+        caught_up = getattr(self.source, "caught_up", None)
+
+        def behind(key: tuple[str, int]) -> bool:
+            return callable(caught_up) and not caught_up(key)
+
         if any(
-            k not in self._high and wall - self._seen[k] <= idle for k in owned & set(self._seen)
+            k not in self._high and (wall - self._seen[k] <= idle or behind(k))
+            for k in owned & set(self._seen)
         ):
             return
-        caught_up = getattr(self.source, "caught_up", None)
         active = [
-            ts
-            for key, ts in self._high.items()
-            if wall - self._seen[key] <= idle or (callable(caught_up) and not caught_up(key))
+            ts for key, ts in self._high.items() if wall - self._seen[key] <= idle or behind(key)
         ]
         if active:
             self.watermark = max(self.watermark, min(active))
