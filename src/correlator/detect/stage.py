@@ -18,14 +18,14 @@ pickled detector after each of the 58 NAB files):
 detector kind      pickle (B)  live (B)   NAB pickle (B)   what the state holds
 =================  ==========  =========  ===============  =================================
 envelope/default   1,162       6,248      747 / 1,048      two monotonic queues
-contextual         5,043       25,964     3,978 / 5,965    two envelopes as above, one day
+contextual         4,495       18,092     3,730 / 4,868    two envelopes as above, one day
                                                            of float32 values (at most
                                                            ``max_period``), bin transitions
                                                            seen, level-shift window
-robust             2,226       6,328      n/a              the last ``window`` (90) values
+robust             2,373       8,536      n/a              the last ``window`` (90) values
 =================  ==========  =========  ===============  =================================
 
-At the default cap of 200,000 series that is at most about 5.2 GB live for contextual metric
+At the default cap of 200,000 series that is at most about 3.6 GB live for contextual metric
 series (1.3 GB for envelope); lower ``max_series`` or ``idle_ttl_s`` to fit the host.
 """
 
