@@ -10,7 +10,7 @@ import random
 from pathlib import Path
 
 from correlator.bench import petshop
-from correlator.bench.petshop_data import load_scenarios
+from correlator.bench.petshop_data import MetricTable, load_scenarios
 
 NODES = ["Front", "Search", "Db"]
 COLUMNS = [(n, "latency", "Average") for n in NODES] + [
@@ -109,3 +109,24 @@ def test_a_lone_slow_series_in_normal_data_opens_no_incident(tmp_path: Path) -> 
         config, correlate=config.correlate.model_copy(update={"open_min_alerts": 1})
     )
     assert petshop.evaluate(scenarios, at_once).strict_specificity < 1.0
+
+
+def test_a_tail_percentile_over_too_few_requests_is_left_out_of_its_row() -> None:
+    columns = [
+        ("fn", "requests", "Sum"),
+        ("fn", "latency", "p50"),
+        ("fn", "latency", "p90"),
+        ("fn", "latency", "p99"),
+        ("db", "latency", "p99"),  # no request count: kept
+    ]
+    table = MetricTable(
+        columns, [0.0, 300.0], [[12.0, 1.0, 2.0, 3.0, 4.0], [150.0, 1.0, 2.0, 3.0, 4.0]]
+    )
+    gated = petshop.rows_of(table, table.timestamps, tail_samples=True)
+    assert [[o.detail for o in batch if o.entity == "fn"] for _, batch in gated] == [
+        ["requests Sum", "latency p50", "latency p90"],  # 12 requests: p90 yes, p99 no
+        ["requests Sum", "latency p50", "latency p90", "latency p99"],
+    ]
+    assert all(any(o.entity == "db" for o in batch) for _, batch in gated)
+    ungated = petshop.rows_of(table, table.timestamps)
+    assert [len(batch) for _, batch in ungated] == [5, 5]

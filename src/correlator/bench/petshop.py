@@ -87,6 +87,7 @@ class PetShopConfig:
     weights: RankWeights = field(default_factory=RankWeights)
     holdout: float = 0.2
     window_rows: int = 5
+    tail_samples: bool = False
 
 
 def default_config() -> PetShopConfig:
@@ -102,6 +103,9 @@ def default_config() -> PetShopConfig:
     is published only once two series agree (``open_min_alerts=2``: two statistics of one
     node, or two related nodes), so one lone series opens nothing (strict specificity
     0.804 -> 0.891, recall unchanged; the day-long latency window then 0.891 -> 0.913).
+    Last, a p90/p95/p99 latency is read only from a row whose node served enough requests
+    for it to be a percentile (``tail_samples``: a p99 of a Lambda invoked 12 times is its
+    slowest invocation): strict specificity 0.913 -> 0.935, recall unchanged.
     """
     ceiling = 0.98
     detect = DetectSettings(
@@ -151,7 +155,7 @@ def default_config() -> PetShopConfig:
         # mostly a Lambda cold start, a real fault moves several statistics or services)
         open_min_alerts=2,
     )
-    return PetShopConfig(detect=detect, correlate=correlate)
+    return PetShopConfig(detect=detect, correlate=correlate, tail_samples=True)
 
 
 # ---------------------------------------------------------------- observations
@@ -175,10 +179,35 @@ def _value(metric: str, raw: float) -> float:
     return raw
 
 
-def rows_of(table: MetricTable, times: Sequence[float]) -> list[tuple[float, list[Observation]]]:
-    """One batch of observations per row, stamped with ``times``."""
+#: Requests a tail percentile needs before it says more than the slowest request: a p99
+#: over fewer than 100 requests is their maximum (1 / (1 - q) samples for quantile q).
+TAIL_SAMPLES = {"p90": 10.0, "p95": 20.0, "p99": 100.0}
+
+
+def _measured(
+    node: str, metric: str, stat: str, requests: dict[str, float | None], gate: bool
+) -> bool:
+    """False for a tail latency percentile over too few requests to be one (when ``gate``)."""
+    need = TAIL_SAMPLES.get(stat) if gate and metric == "latency" else None
+    count = requests.get(node)
+    return need is None or count is None or count >= need
+
+
+def rows_of(
+    table: MetricTable, times: Sequence[float], *, tail_samples: bool = False
+) -> list[tuple[float, list[Observation]]]:
+    """One batch of observations per row, stamped with ``times``.
+
+    With ``tail_samples``, a node's p90/p95/p99 latency is left out of a row in which the
+    node served fewer requests than the percentile needs (:data:`TAIL_SAMPLES`).
+    """
     out: list[tuple[float, list[Observation]]] = []
     for ts, row in zip(times, table.values, strict=True):
+        requests = {
+            node: value
+            for (node, metric, stat), value in zip(table.columns, row, strict=True)
+            if metric == "requests" and stat == "Sum"
+        }
         batch = [
             Observation(
                 series=f"{node}|{metric}|{stat}",
@@ -190,7 +219,7 @@ def rows_of(table: MetricTable, times: Sequence[float]) -> list[tuple[float, lis
                 detail=f"{metric} {stat}",
             )
             for (node, metric, stat), value in zip(table.columns, row, strict=True)
-            if value is not None
+            if value is not None and _measured(node, metric, stat, requests, tail_samples)
         ]
         out.append((ts, batch))
     return out
@@ -325,15 +354,16 @@ def evaluate_scenario(
         return
     topology = topology_of(scenario)
     normal = scenario.normal
+    gate = config.tail_samples
     split = int(len(normal.timestamps) * (1.0 - config.holdout))
     base = Replay.fresh(config, topology)
-    base.feed(rows_of(normal.head(split), normal.timestamps[:split]))
+    base.feed(rows_of(normal.head(split), normal.timestamps[:split], tail_samples=gate))
     report.normal_alerts += base.alerts_in
     report.normal_incidents += len(base.opened)
 
     tail = normal.tail(split)
     held = base.fork()
-    rows = rows_of(tail, tail.timestamps)
+    rows = rows_of(tail, tail.timestamps, tail_samples=gate)
     step = config.window_rows
     targets = sorted({(i.target_node, i.target_metric) for i in scenario.issues})
     for start in range(0, len(rows) - step + 1, step):
@@ -350,7 +380,7 @@ def evaluate_scenario(
     for issue in scenario.issues:
         run = base.fork()
         times = [last + STEP_S * (k + 1) for k in range(len(issue.metrics.timestamps))]
-        run.feed(rows_of(issue.metrics, times))
+        run.feed(rows_of(issue.metrics, times, tail_samples=gate))
         incidents = [run.correlate.incidents[i] for i in run.opened]
         chosen = scored_incident(incidents, issue.target_node, issue.target_metric)
         ranked = [c.entity for c in chosen.root_causes] if chosen else []
