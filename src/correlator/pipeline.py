@@ -161,10 +161,7 @@ class Engine:
         cut = await self.snapshots.load_cut() if self.keeps_snapshot else None
         if cut is not None:
             self._restore_cut(cut)
-        outbox = await self.snapshots.outbox()
-        if outbox:
-            await self.publish.send(outbox)
-            await self.snapshots.clear_outbox()
+        await self._send_outbox(await self.snapshots.outbox())
 
     async def stop(self) -> None:
         """Snapshot (committing the offsets) and stop the ports."""
@@ -191,10 +188,14 @@ class Engine:
         muted (a batch cut in two changes nothing: event-time ticks decide).
         """
         if self._muted:
-            covered = [m for m in batch if m.offset < self._muted.get((m.topic, m.partition), 0)]
+            covered: list[RawMessage] = []
+            rest: list[RawMessage] = []
+            for msg in batch:
+                below = msg.offset < self._muted.get((msg.topic, msg.partition), 0)
+                (covered if below else rest).append(msg)
             if covered:
-                batch = [m for m in batch if m.offset >= self._muted.get((m.topic, m.partition), 0)]
                 await self._process(covered, muted=True)
+            batch = rest
         await self._process(batch, flush)
 
     async def _process(
@@ -373,6 +374,12 @@ class Engine:
         """Snapshot now and commit the offsets it covers."""
         await self._snapshot([])
 
+    async def _send_outbox(self, changes: Sequence[IncidentChange]) -> None:
+        """Send changes whose outbox is durable, then empty the outbox."""
+        if changes:
+            await self.publish.send(changes)
+            await self.snapshots.clear_outbox()
+
     async def _cut(self, changes: Sequence[IncidentChange]) -> list[IncidentChange]:
         """Write correlation's state, its offsets and ``changes`` in one transaction; send.
 
@@ -386,9 +393,7 @@ class Engine:
         self.snapshots.add_cut_to(writes, cut, fresh)
         await self.store.write(writes)
         written = time.perf_counter()
-        if fresh:
-            await self.publish.send(fresh)
-            await self.snapshots.clear_outbox()
+        await self._send_outbox(fresh)
         log.debug(
             "cut: %d bytes written in %.1f ms, %d changes sent in %.1f ms",
             len(cut),
@@ -415,9 +420,7 @@ class Engine:
             self.snapshots.add_to(writes, dumps(self._state(), {"miner": self.miner}), fresh)
         await self.store.write(writes)
         written = time.perf_counter()
-        if fresh:
-            await self.publish.send(fresh)
-            await self.snapshots.clear_outbox()
+        await self._send_outbox(fresh)
         if self.positions:
             await self.source.commit(_offset_records(self._committable()))
         self._last_snapshot = self.clock.monotonic()
