@@ -184,11 +184,9 @@ def _value(metric: str, raw: float) -> float:
 TAIL_SAMPLES = {"p90": 10.0, "p95": 20.0, "p99": 100.0}
 
 
-def _measured(
-    node: str, metric: str, stat: str, requests: dict[str, float | None], gate: bool
-) -> bool:
-    """False for a tail latency percentile over too few requests to be one (when ``gate``)."""
-    need = TAIL_SAMPLES.get(stat) if gate and metric == "latency" else None
+def _measured(node: str, metric: str, stat: str, requests: dict[str, float | None]) -> bool:
+    """False for a tail latency percentile over fewer ``requests`` than it needs."""
+    need = TAIL_SAMPLES.get(stat) if metric == "latency" else None
     count = requests.get(node)
     return need is None or count is None or count >= need
 
@@ -203,11 +201,15 @@ def rows_of(
     """
     out: list[tuple[float, list[Observation]]] = []
     for ts, row in zip(times, table.values, strict=True):
-        requests = {
-            node: value
-            for (node, metric, stat), value in zip(table.columns, row, strict=True)
-            if metric == "requests" and stat == "Sum"
-        }
+        requests = (
+            {
+                node: value
+                for (node, metric, stat), value in zip(table.columns, row, strict=True)
+                if metric == "requests" and stat == "Sum"
+            }
+            if tail_samples
+            else {}
+        )
         batch = [
             Observation(
                 series=f"{node}|{metric}|{stat}",
@@ -219,7 +221,7 @@ def rows_of(
                 detail=f"{metric} {stat}",
             )
             for (node, metric, stat), value in zip(table.columns, row, strict=True)
-            if value is not None and _measured(node, metric, stat, requests, tail_samples)
+            if value is not None and _measured(node, metric, stat, requests)
         ]
         out.append((ts, batch))
     return out
