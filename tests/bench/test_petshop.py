@@ -7,10 +7,19 @@ import dataclasses
 import io
 import json
 import random
+from datetime import UTC, datetime
 from pathlib import Path
 
 from correlator.bench import petshop
-from correlator.bench.petshop_data import MetricTable, load_scenarios
+from correlator.bench.petshop_data import Issue, MetricTable, load_scenarios
+from correlator.bench.petshop_given import GivenRun, symptom_alert, symptom_at
+from correlator.correlate.topology import ServiceSpec, TopologyGraph
+from correlator.testing import alert
+
+
+def _at(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
+
 
 NODES = ["Front", "Search", "Db"]
 COLUMNS = [(n, "latency", "Average") for n in NODES] + [
@@ -38,8 +47,17 @@ def normal_row(rng: random.Random) -> list[float]:
     ] + [100.0] * 3
 
 
-def make_dataset(root: Path, blip_at: int | None = None) -> None:
-    """Normal period, then one issue; ``blip_at``: Db alone slow for two normal rows there."""
+def make_dataset(
+    root: Path,
+    blip_at: int | None = None,
+    slow: tuple[int, ...] = (0, 1),
+    target_offset: float | None = None,
+) -> None:
+    """Normal period, then one issue; ``blip_at``: Db alone slow for two normal rows there.
+
+    In the issue, the ``slow`` columns (0 Front, 1 Search) are slow in rows 2 and 3; the
+    target time is ``target_offset`` seconds after the issue's first row (None: 0, before it).
+    """
     rng = random.Random(1)
     scenario = root / "dataset" / "tiny"
     scenario.mkdir(parents=True)
@@ -51,12 +69,15 @@ def make_dataset(root: Path, blip_at: int | None = None) -> None:
     write_metrics(scenario / "noissue" / "metrics.csv", normal, 1e9)
     rows = [normal_row(rng) for _ in range(5)]
     for row in rows[2:4]:
-        row[0], row[1] = 0.4, 0.3  # Search is slow, Front suffers
+        for col, value in ((0, 0.4), (1, 0.3)):  # Search is slow, Front suffers
+            if col in slow:
+                row[col] = value
     write_metrics(scenario / "train" / "issue_0" / "metrics.csv", rows, 2e9)
+    at = 0 if target_offset is None else 2e9 + target_offset
     (scenario / "train" / "issue_0" / "target.json").write_text(
         json.dumps(
             {
-                "target": {"node": "Front", "metric": "latency", "agg": "Average", "timestamp": 0},
+                "target": {"node": "Front", "metric": "latency", "agg": "Average", "timestamp": at},
                 "root_cause": {"node": "Search", "metric": None},
             }
         )
@@ -82,12 +103,14 @@ def test_the_slow_callee_is_ranked_first_and_json_is_the_last_line(tmp_path: Pat
     args = argparse.Namespace(data=tmp_path, json=True, verbose=False)
     assert petshop.run(args, out) == 0
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
-    assert summary["results"] == [
-        {"scenario": "tiny", "metric": "latency", "n": 1, "top1": 1.0, "top3": 1.0}
-    ]
-    assert summary["specificity"] == 1.0
-    assert summary["specificity_strict"] == 1.0
-    assert summary["min_top1"] == 1.0
+    found = [{"scenario": "tiny", "metric": "latency", "n": 1, "top1": 1.0, "top3": 1.0}]
+    assert summary["protocol"] == "symptom_given"
+    assert summary["results"] == found  # the authors' protocol: symptom given
+    assert (summary["specificity"], summary["min_top1"]) == (1.0, 1.0)
+    detected = summary["detected"]  # detection only: the engine also finds the symptom
+    assert detected["results"] == found
+    assert (detected["specificity"], detected["specificity_strict"]) == (1.0, 1.0)
+    assert detected["min_top1"] == 1.0
 
 
 def test_the_two_specificity_readings_count_different_things() -> None:
@@ -130,3 +153,66 @@ def test_a_tail_percentile_over_too_few_requests_is_left_out_of_its_row() -> Non
     assert all(any(o.entity == "db" for o in batch) for _, batch in gated)
     ungated = petshop.rows_of(table, table.timestamps)
     assert [len(batch) for _, batch in ungated] == [5, 5]
+
+
+def only(scenarios_dir: Path) -> tuple[petshop.IssueResult, petshop.IssueResult]:
+    """The (symptom given, detection only) results of the one issue."""
+    report = petshop.evaluate(load_scenarios(scenarios_dir), petshop.default_config())
+    [given], [detected] = report.given.issues, report.issues
+    return given, detected
+
+
+def test_a_given_symptom_names_the_slow_callee_the_detectors_alone_miss(tmp_path: Path) -> None:
+    # only Search is slow: the target (Front) never alerts, so detection alone finds nothing
+    # on it; given Front's SLO alert at row 1, the engine groups Search's anomaly with it
+    make_dataset(tmp_path, slow=(1,), target_offset=400)
+    given, detected = only(tmp_path)
+    assert detected.ranked == []
+    assert given.ranked[0] == "Search"
+    assert not given.first_by_symptom_only
+
+
+def test_a_given_symptom_with_nothing_detected_answers_nothing(tmp_path: Path) -> None:
+    make_dataset(tmp_path, slow=(), target_offset=400)
+    given, _ = only(tmp_path)
+    assert given.ranked == []  # the given symptom alone is no root cause: a miss
+    report = petshop.evaluate(load_scenarios(tmp_path), petshop.default_config())
+    assert report.given.runs == 8  # 40 held-out rows / 5 per window, x 1 target
+    assert report.given.specificity == 1.0
+
+
+def test_a_normal_blip_under_the_given_symptom_fails_its_window(tmp_path: Path) -> None:
+    # Db slow for two held-out normal rows (180, 181: the window of rows 180-184): with
+    # Front's symptom given there, Db's anomaly is named as its cause
+    make_dataset(tmp_path, blip_at=180)
+    report = petshop.evaluate(load_scenarios(tmp_path), petshop.default_config())
+    assert report.given.quiet_runs == report.given.runs - 1
+
+
+def test_the_symptom_is_given_in_the_row_holding_the_target_time() -> None:
+    table = MetricTable([("Front", "latency", "Average")], [1e9 + 300 * k for k in range(5)], [])
+    issue = Issue(
+        "s", "train", "issue_0", table, "Front", "latency", "Average", "Db", "", 1e9 + 420
+    )
+    times = [5e9 + 300 * k for k in range(5)]
+    assert symptom_at(issue, times, 300.0) == (1, 5e9 + 420)
+    early = dataclasses.replace(issue, target_ts=0.0)
+    assert symptom_at(early, times, 300.0) == (0, 5e9)
+
+
+def test_the_symptom_alone_is_no_answer_but_with_a_detected_callee_it_is() -> None:
+    graph = TopologyGraph()
+    graph.declare(ServiceSpec(name="Front", depends_on=["Search"]))
+    config = petshop.default_config()
+    symptom = symptom_alert("Front", "latency", "Average", 1e9 + 60)
+    run = GivenRun(config.correlate, graph, config.weights, symptom, at_row=0)
+    run.feed_row(1e9, [])
+    incident = run.incident()
+    assert incident is not None and incident.root_causes[0].entity == "Front"
+    assert run.answer() == []  # the engine ranks the symptom's node; the bench answers nothing
+    slow = alert("Search", 0).model_copy(
+        update={"starts_at": _at(1e9 + 300), "last_seen_at": _at(1e9 + 300)}
+    )
+    run.feed_row(1e9 + 300, [slow])
+    assert [a.service for a in run.detected()] == ["Search"]
+    assert "Search" in run.answer()

@@ -5,7 +5,8 @@ Layout (``<data>/dataset/<scenario>/``)::
     graph.csv                          adjacency matrix, a non-zero at (row A, column B): A calls B
     noissue/metrics.csv                normal operation, 5-minute rows (missing for temporal_*)
     train|test/issue_<i>/metrics.csv   the anomalous window (5 rows)
-    train|test/issue_<i>/target.json   the symptom (target) and the injected root cause
+    train|test/issue_<i>/target.json   the symptom (target, with its timestamp) and the
+                                       injected root cause
 
 ``metrics.csv`` has three header rows (node, metric, statistic), then a row naming the index
 (``unix_timestamp``), then one row per timestamp; an empty cell is no data.
@@ -66,6 +67,7 @@ class Issue:
     target_statistic: str
     root_cause: str
     command: str
+    target_ts: float | None = None  # when the symptom was observed (target.json)
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ def _issue(scenario: str, split: str, folder: Path) -> Issue:
         target_statistic=target.get("agg") or "Average",
         root_cause=meta["root_cause"]["node"],
         command=meta.get("metadata", {}).get("reproducibility", {}).get("command", ""),
+        target_ts=float(target["timestamp"]) if target.get("timestamp") is not None else None,
     )
 
 
