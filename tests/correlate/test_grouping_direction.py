@@ -108,18 +108,3 @@ def test_shared_caller_joins_the_cause_whose_anomaly_began_with_its_own(
     correlate.process([alert("search", 190), alert("payments", 200)], T0 + timedelta(seconds=200))
     correlate.process([alert("web", 200)], T0 + timedelta(seconds=200))
     assert groups(correlate) == [["checkout", "payments"], ["search", "web"]]
-
-
-def test_the_onset_of_a_cause_is_its_earliest_alert_not_its_latest(shop: TopologyGraph) -> None:
-    from correlator.model.observation import Signal
-
-    correlate = stage(shop)
-    # checkout has been slow since 0; a fresh error alert of checkout at 195 does not make
-    # its anomaly begin then: search, slow since 190, began closest to web's symptom at 200
-    correlate.process([alert("checkout", 0)], T0)
-    correlate.process(
-        [alert("search", 190), alert("checkout", 195, Signal.ERROR_RATIO)],
-        T0 + timedelta(seconds=195),
-    )
-    correlate.process([alert("web", 200)], T0 + timedelta(seconds=200))
-    assert groups(correlate) == [["checkout"], ["search", "web"]]

@@ -113,18 +113,16 @@ def choose_incident(
 
 
 def _onset_gap(alert: Alert, incident: Incident, services: set[str]) -> float:
-    """Seconds between the alert's start and the nearest onset among ``services``.
+    """Seconds between the alert's start and the nearest start among ``services``' alerts.
 
-    A service's onset is when its anomaly began: the earliest start among its alerts in the
-    incident (a later alert of a long-anomalous service does not make it a fresh cause).
     The related services whose anomaly began closest to the alert's are the likelier cause.
     """
-    onset: dict[str, datetime] = {}
-    for a in incident.alerts:
-        if a.service in services and (a.service not in onset or a.starts_at < onset[a.service]):
-            onset[a.service] = a.starts_at
     return min(
-        (abs((alert.starts_at - at).total_seconds()) for at in onset.values()),
+        (
+            abs((alert.starts_at - a.starts_at).total_seconds())
+            for a in incident.alerts
+            if a.service in services
+        ),
         default=float("inf"),
     )
 
