@@ -6,14 +6,15 @@ row by row through the engine's own stages: ``DetectStage`` (detectors from
 declared) and ``RankStage``. One configuration (:func:`default_config`) for every scenario
 and both protocols. Two protocols are measured in one run, on the same detected alerts:
 
-* **symptom given** (the headline): the authors' RCA task, where the method *receives* the
-  target (node, metric, statistic, time) and names root causes; their published baseline
-  was measured this way, so this is the protocol the comparison is fair in. The engine
-  receives the target as an operator's SLO alert on it: an external Alertmanager alert
-  (:mod:`correlator.bench.petshop_given`), fed with the detected alerts to a correlate
-  and rank stage of its own, which treat it like any external alert.
-* **detection only**: the engine must also detect the symptom itself (a harder task, kept
-  as the ``detected`` object of the JSON line).
+* **detection only** (the headline): the engine must detect the symptom itself and name
+  its root cause, and specificity means no incident on normal-only replays, as the issue
+  defines the benchmark.
+* **symptom given** (the ``symptom_given`` object of the JSON line): the authors' RCA task,
+  where the method *receives* the target (node, metric, statistic, time) and names root
+  causes; their published baseline was measured this way. The engine receives the target
+  as an operator's SLO alert on it: an external Alertmanager alert
+  (:mod:`correlator.bench.petshop_given`), fed with the detected alerts to a correlate and
+  rank stage of its own, which treat it like any external alert.
 
 Per scenario:
 
