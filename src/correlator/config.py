@@ -71,6 +71,14 @@ class KafkaSettings(_Section):
         "batches cost no less CPU per event",
     )
     poll_timeout_ms: int = Field(200, ge=1)
+    fetch_max_wait_ms: int = Field(
+        100,
+        ge=0,
+        description="Longest the broker holds a fetch open when a partition has nothing new "
+        "(aiokafka's default is 500): a live record waits up to this long before the engine "
+        "sees it, so it bounds detection latency; an idle consumer sends 1000/this fetches a "
+        "second",
+    )
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
@@ -124,7 +132,13 @@ class DetectSettings(_Section):
         300.0, gt=0, description="How long a first-seen log template alert stays firing"
     )
     idle_partition_s: float = Field(
-        5.0, gt=0, description="A partition silent this long (wall time) no longer holds time back"
+        5.0,
+        ge=0,
+        description="A partition silent this long (wall time) with nothing left to fetch no "
+        "longer holds event time back. 0: a caught-up partition never holds it back, as Kafka "
+        "Streams does by default (max.task.idle.ms=0); lowest latency when live, but a "
+        "partition whose producer lags the others by more than correlate.tick_margin_s then "
+        "has its alerts correlated a tick late, which a replay would not do",
     )
 
 

@@ -63,6 +63,8 @@ __all__ = ["Engine", "EngineStats", "build_engine"]
 
 log = logging.getLogger(__name__)
 _MINER_KEY = "logs:template-miner"
+#: Longest poll while alerts wait for their tick: the tick may run on wall time alone.
+_TICK_POLL_S = 0.02
 _SNAPSHOT_VERSION = 1
 _MAX_EVICTED_PENDING = 10_000
 
@@ -177,6 +179,8 @@ class Engine:
     async def step(self, timeout_s: float | None = None) -> int:
         """Process one batch; return how many records it had."""
         wait = self.settings.kafka.poll_timeout_ms / 1000 if timeout_s is None else timeout_s
+        if self.ticks.alerts:
+            wait = min(wait, _TICK_POLL_S)
         batch = await self.source.get_batch(wait)
         await self.process(batch)
         return len(batch)
@@ -283,12 +287,12 @@ class Engine:
             return callable(caught_up) and not caught_up(key)
 
         if any(
-            k not in self._high and (wall - self._seen[k] <= idle or behind(k))
+            k not in self._high and (wall - self._seen[k] < idle or behind(k))
             for k in owned & set(self._seen)
         ):
             return
         active = [
-            ts for key, ts in self._high.items() if wall - self._seen[key] <= idle or behind(key)
+            ts for key, ts in self._high.items() if wall - self._seen[key] < idle or behind(key)
         ]
         if active:
             self.watermark = max(self.watermark, min(active))
@@ -317,8 +321,8 @@ class Engine:
 
     def tick_clock(self) -> float:
         """Where correlation may run to: the watermark, or, once no topic at all has sent
-        anything for ``idle_partition_s`` of wall time, the latest event time seen plus the
-        wall time silent beyond that.
+        anything for ``idle_partition_s`` of wall time and no owned partition has records
+        left to fetch, the latest event time seen plus the wall time silent beyond that.
 
         Event time alone would stop when the stream stops: an engine fed only alerts
         (Alertmanager webhooks, ``POST /api/v2/alerts``) would queue them forever, and an
@@ -328,9 +332,17 @@ class Engine:
         silent = (
             self.clock.monotonic() - self._last_data_wall - self.settings.detect.idle_partition_s
         )
-        if self._latest_event <= 0.0 or silent <= 0.0:
+        if self._latest_event <= 0.0 or silent <= 0.0 or self._behind():
             return self.watermark
         return max(self.watermark, self._latest_event + silent)
+
+    def _behind(self) -> bool:
+        """Whether some owned partition still has records to fetch (a backlog, not silence)."""
+        caught_up = getattr(self.source, "caught_up", None)
+        assignment = getattr(self.source, "assignment", None)
+        if not callable(caught_up) or not callable(assignment):
+            return False
+        return not all(caught_up(key) for key in assignment())
 
     def _busy(self) -> bool:
         return bool(self.correlate.open_incidents())

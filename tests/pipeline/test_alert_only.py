@@ -67,3 +67,26 @@ async def test_alerts_alone_open_an_incident_once_the_stream_is_silent(
     assert [c.incident.services for c in opened] == [["payments"]]
     assert opened[0].change.value == "opened"
     await engine.stop()
+
+
+async def test_queued_alerts_shorten_the_poll_so_their_tick_runs_on_time() -> None:
+    settings = Settings.model_validate({"runbooks_dir": None})
+    clock = FakeClock(START)
+    message = RawMessage(settings.topics.alerts_in, _webhook(START), None, 0, 0, 0, ())
+    waits: list[float] = []
+
+    class Recording(MemorySource):
+        async def get_batch(self, timeout_s: float) -> list[RawMessage]:
+            waits.append(timeout_s)
+            return await super().get_batch(0)
+
+    source = Recording([[message]])
+    engine = build_engine(
+        settings, source=source, sink=MemorySink(), store=MemoryStateStore(), clock=clock
+    )
+    await engine.start()
+    await engine.step()  # takes the alert; it waits for its tick
+    await engine.step()
+    assert waits[0] == settings.kafka.poll_timeout_ms / 1000
+    assert waits[1] < waits[0], "an alert waits in the tick queue: poll sooner"
+    await engine.stop()

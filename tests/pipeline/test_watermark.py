@@ -69,3 +69,37 @@ def test_an_unreported_caught_up_partition_stops_holding_after_the_idle_wait() -
     clock.advance(timedelta(seconds=settings.detect.idle_partition_s + 1))
     engine._advance_watermark({spans: t0 + 40})
     assert engine.watermark == t0 + 40
+
+
+def test_with_idle_partition_s_0_a_caught_up_partition_never_holds_event_time() -> None:
+    clock = FakeClock(START)
+    settings = Settings.model_validate({"runbooks_dir": None, "detect": {"idle_partition_s": 0}})
+    spans, metrics = (settings.topics.spans, 0), (settings.topics.metrics, 0)
+    source = OwnedSource({spans, metrics})
+    engine = build_engine(
+        settings, source=source, sink=MemorySink(), store=MemoryStateStore(), clock=clock
+    )
+    t0 = START.timestamp()
+
+    engine._advance_watermark({spans: t0 + 0.99, metrics: t0})
+    assert engine.watermark == t0 + 0.99, "both caught up: the newest time, no wall wait"
+    source.behind.add(metrics)  # metrics now have records to fetch: they hold time again
+    engine._advance_watermark({spans: t0 + 2.5, metrics: t0 + 1})
+    assert engine.watermark == t0 + 1
+
+
+def test_the_tick_clock_runs_on_wall_time_only_when_nothing_is_left_to_fetch() -> None:
+    clock = FakeClock(START)
+    settings = Settings.model_validate({"runbooks_dir": None})
+    spans = (settings.topics.spans, 0)
+    source = OwnedSource({spans})
+    engine, settings = engine_over(source, clock)
+    t0 = START.timestamp()
+    engine._advance_watermark({spans: t0 + 10})
+    silent = settings.detect.idle_partition_s + 3
+
+    source.behind.add(spans)  # a backlog: a slow fetch is not a silent stream
+    clock.advance(timedelta(seconds=silent))
+    assert engine.tick_clock() == engine.watermark == t0 + 10
+    source.behind.clear()
+    assert engine.tick_clock() == t0 + 10 + 3

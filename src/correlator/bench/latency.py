@@ -70,6 +70,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup-s", type=int, default=40, help="seconds before the 1st fault")
     parser.add_argument("--spacing-s", type=int, default=10, help="seconds between faults")
     parser.add_argument("--fault-s", type=int, default=4)
+    parser.add_argument(
+        "--idle-partition-s",
+        type=float,
+        default=DetectSettings().idle_partition_s,
+        help="the engine's detect.idle_partition_s (0: the live profile, where a caught-up "
+        "partition never holds event time back)",
+    )
     parser.set_defaults(metric_interval_s=1)
 
 
@@ -159,7 +166,7 @@ async def _measure(
         "kind": "robust",
         "params": {"min_relative_change": 0.5, "two_sided": False},
     }
-    detect = {"warmup": 5, "detectors": detectors}
+    detect = {"warmup": 5, "detectors": detectors, "idle_partition_s": args.idle_partition_s}
     correlate = {"window_s": 10.0, "resolve_after_s": 15.0, "reopen_grace_s": 0.0}
     data = settings_data(
         bootstrap, redis_url, "lat", args.partitions, detect=detect, correlate=correlate
@@ -213,7 +220,7 @@ async def _measure(
         first_signals[hit[1]] = first_signals.get(hit[1], 0) + 1
         row += f"{hit[0]:.3f}s (first alert: {hit[1]}"
         unblocking = _unblocking_second(fault.at_s, load.start, tick_s, margin_s)
-        if hit[1] == "metric" and unblocking in sent_at:
+        if hit[1] == "metric" and unblocking in sent_at and args.idle_partition_s > 0:
             waits.append(sent_at[unblocking] - sent)
             row += f"; waiting for event time {waits[-1]:.3f}s, then {hit[0] - waits[-1]:.3f}s"
         rows.append(row + ")")
@@ -244,6 +251,8 @@ async def _measure(
         "tick_s": settings.correlate.tick_s,
         "tick_margin_s": settings.correlate.tick_margin_s,
         "window_s": settings.detect.window_s,
+        "idle_partition_s": settings.detect.idle_partition_s,
+        "fetch_max_wait_s": settings.kafka.fetch_max_wait_ms / 1000,
         "rows": rows,
     }
 

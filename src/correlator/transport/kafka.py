@@ -54,6 +54,7 @@ class KafkaSource:
             auto_offset_reset=auto_offset_reset,
             max_partition_fetch_bytes=max(settings.max_message_bytes, 1024 * 1024),
             fetch_max_bytes=64 * 1024 * 1024,
+            fetch_max_wait_ms=settings.fetch_max_wait_ms,
             **_security(settings),
         )
 
