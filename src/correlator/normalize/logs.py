@@ -4,6 +4,12 @@ Templates are mined online by ``LogTemplateMiner``; counts are per event-time wi
 Every window in which a service logged anything gives its ``log_error_rate`` and
 ``log_warn_rate`` (lines a second at that level, 0 when there were none), so a burst
 stands out against a baseline that includes the quiet windows.
+
+Open windows are kept per origin partition (``correlator.normalize.windows``); ``take``
+and ``merge`` hand one origin's windows to another instance. Level counts merge exactly.
+Template counts travel under their template text, because template ids are this
+process's miner's: a count merges into the receiving miner's template with the same text,
+and is dropped (counted in ``unmatched``) when that miner has no such template.
 """
 
 from __future__ import annotations
@@ -15,12 +21,16 @@ from math import floor
 from correlator.model.observation import Observation, Signal
 from correlator.model.telemetry import LogRecord
 from correlator.normalize.log_templates import LogTemplateMiner
-from correlator.normalize.windows import closed_buckets
+from correlator.normalize.windows import Origin, closed_buckets
 
-__all__ = ["ERROR_SEVERITIES", "WARN_SEVERITIES", "LogWindows"]
+__all__ = ["ERROR_SEVERITIES", "WARN_SEVERITIES", "LogCounts", "LogWindows"]
 
 ERROR_SEVERITIES = frozenset({"ERROR", "FATAL", "CRITICAL", "EMERGENCY", "ALERT"})
 WARN_SEVERITIES = frozenset({"WARN", "WARNING"})
+
+LogCounts = tuple[dict[int, dict[str, list[int]]], dict[int, dict[tuple[str, str], int]]]
+"""Open windows as plain data: bucket → service → [errors, warnings], and
+bucket → (service, template text) → lines."""
 
 
 class LogWindows:
@@ -32,9 +42,12 @@ class LogWindows:
         self.watermark = 0.0
         self.late = 0
         self._closed_upto: int | None = None
-        # per window and service: [error lines, warning lines]
-        self._levels: dict[int, dict[str, list[int]]] = defaultdict(dict)
-        self._templates: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
+        #: Handed-over template lines dropped: the miner here had no template of that text.
+        self.unmatched = 0
+        # per origin, window and service: [error lines, warning lines]
+        self._levels_by_origin: dict[Origin, dict[int, dict[str, list[int]]]] = {}
+        # per origin, window, service and template id: lines
+        self._templates_by_origin: dict[Origin, dict[int, dict[tuple[str, str], int]]] = {}
         self._new: list[Observation] = []
         self._names: dict[str, str] = {}
 
@@ -42,10 +55,13 @@ class LogWindows:
         """Account one log line."""
         self.add_all((record,))
 
-    def add_all(self, records: Iterable[LogRecord]) -> None:
-        """Account log lines, in order (one loop, no call per line but the miner's)."""
+    def add_all(self, records: Iterable[LogRecord], origin: Origin = None) -> None:
+        """Account log lines, in order (one loop, no call per line but the miner's).
+
+        ``origin`` is the partition they all came from, if the caller tracks it.
+        """
         window_s, closed_upto, watermark = self.window_s, self._closed_upto, self.watermark
-        all_levels, all_templates = self._levels, self._templates
+        all_levels, all_templates = self._tables(origin)
         levels: dict[str, list[int]] = {}
         templates: dict[tuple[str, str], int] = {}
         current = None
@@ -86,10 +102,68 @@ class LogWindows:
                 )
         self.watermark = watermark
 
+    def _tables(
+        self, origin: Origin
+    ) -> tuple[dict[int, dict[str, list[int]]], dict[int, dict[tuple[str, str], int]]]:
+        """The open windows of ``origin`` (created empty)."""
+        levels = self._levels_by_origin.get(origin)
+        if levels is None:
+            levels = self._levels_by_origin[origin] = defaultdict(dict)
+            self._templates_by_origin[origin] = defaultdict(dict)
+        return levels, self._templates_by_origin[origin]
+
+    def origins(self) -> set[Origin]:
+        """Origins with open windows."""
+        return {o for o, levels in self._levels_by_origin.items() if any(levels.values())}
+
+    def take(self, origin: Origin) -> LogCounts | None:
+        """Remove the open windows of ``origin`` and return them as plain data (None: none)."""
+        levels = self._levels_by_origin.pop(origin, None) or {}
+        templates = self._templates_by_origin.pop(origin, None) or {}
+        levels = {bucket: seen for bucket, seen in levels.items() if seen}
+        if not levels:
+            return None
+        names = self._names
+        by_text = {
+            bucket: {(service, names.get(tid, "")): n for (service, tid), n in counts.items()}
+            for bucket, counts in templates.items()
+        }
+        return levels, by_text
+
+    def merge(self, origin: Origin, state: LogCounts) -> None:
+        """Add windows from :meth:`take` (of this or another instance) to ``origin``'s.
+
+        Level counts add as if their lines had been seen here; template counts join this
+        miner's template of the same text (else they are dropped, see ``unmatched``). A
+        window already emitted here is emitted again at the next drain with only this data.
+        """
+        levels, by_text = state
+        all_levels, all_templates = self._tables(origin)
+        for bucket, seen in levels.items():
+            into = all_levels[bucket]
+            for service, (errors, warnings) in seen.items():
+                counts = into.get(service)
+                if counts is None:
+                    counts = into[service] = [0, 0]
+                counts[0] += errors
+                counts[1] += warnings
+        ids = {text: tid for tid, text in self.miner.templates().items()} if by_text else {}
+        for bucket, counts_by_text in by_text.items():
+            templates = all_templates[bucket]
+            for (service, text), n in counts_by_text.items():
+                tid = ids.get(text)
+                if tid is None:
+                    self.unmatched += n
+                    continue
+                self._names[tid] = text
+                templates[(service, tid)] = templates.get((service, tid), 0) + n
+
     def drain(self, watermark: float | None = None, flush: bool = False) -> list[Observation]:
         """Observations of windows closed by ``watermark``, and new templates since last time."""
         out, self._new = self._new, []
-        buckets = sorted(b for b, seen in self._levels.items() if seen)
+        buckets = sorted(
+            {b for table in self._levels_by_origin.values() for b, seen in table.items() if seen}
+        )
         if not flush:
             mark = self.watermark if watermark is None else watermark
             buckets = closed_buckets(buckets, mark, self.window_s)
@@ -98,7 +172,7 @@ class LogWindows:
         w, error_rate, warn_rate = self.window_s, Signal.LOG_ERROR_RATE, Signal.LOG_WARN_RATE
         for bucket in buckets:
             end = (bucket + 1) * w
-            for service, (errors, warnings) in self._levels.pop(bucket).items():
+            for service, (errors, warnings) in self._pop_levels(bucket).items():
                 out += [
                     Observation(
                         f"{service}|log_error_rate", service, error_rate, errors / w, end, w
@@ -107,7 +181,7 @@ class LogWindows:
                         f"{service}|log_warn_rate", service, warn_rate, warnings / w, end, w
                     ),
                 ]
-            for (service, tid), n in self._templates.pop(bucket, {}).items():
+            for (service, tid), n in self._pop_templates(bucket).items():
                 out.append(
                     Observation(
                         f"{service}|log_template_rate|{tid}",
@@ -120,3 +194,35 @@ class LogWindows:
                     )
                 )
         return out
+
+    def _pop_levels(self, bucket: int) -> dict[str, list[int]]:
+        """Window ``bucket``'s level counts, taken out of every origin and added up."""
+        parts = [t.pop(bucket) for t in self._levels_by_origin.values() if bucket in t]
+        if len(parts) == 1:
+            return parts[0]
+        merged: dict[str, list[int]] = {}
+        for part in parts:
+            for service, (errors, warnings) in part.items():
+                counts = merged.setdefault(service, [0, 0])
+                counts[0] += errors
+                counts[1] += warnings
+        return merged
+
+    def _pop_templates(self, bucket: int) -> dict[tuple[str, str], int]:
+        """Window ``bucket``'s template counts, taken out of every origin and added up."""
+        parts = [t.pop(bucket) for t in self._templates_by_origin.values() if bucket in t]
+        if len(parts) == 1:
+            return parts[0]
+        merged: dict[tuple[str, str], int] = {}
+        for part in parts:
+            for key, n in part.items():
+                merged[key] = merged.get(key, 0) + n
+        return merged
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Read snapshots written before windows were kept per origin (one, None)."""
+        if "_levels" in state:
+            state["_levels_by_origin"] = {None: state.pop("_levels")}
+            state["_templates_by_origin"] = {None: state.pop("_templates")}
+        state.setdefault("unmatched", 0)
+        self.__dict__.update(state)

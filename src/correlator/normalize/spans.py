@@ -3,6 +3,12 @@
 A service's signals come from its server (and consumer) spans; an edge ``caller->callee``
 is seen from a client span that names its callee (``peer.service``), or from a span whose
 parent belongs to another service (in either arrival order, through two bounded maps).
+
+Open windows are kept per origin partition (``correlator.normalize.windows``): ``take``
+removes one origin's open windows as plain data and ``merge`` adds such data as if its
+spans had been seen here. That is exact: counts add and the latency percentiles are
+computed from every duration when the window closes. The parent/child maps are not
+handed over, so a cross-service call whose two spans straddle a handover gives no edge.
 """
 
 from __future__ import annotations
@@ -17,13 +23,18 @@ import numpy as np
 
 from correlator.model.observation import Observation, Signal
 from correlator.model.telemetry import SpanKind, SpanRecord, SpanRow
-from correlator.normalize.windows import closed_buckets
+from correlator.normalize.windows import Origin, closed_buckets
 
-__all__ = ["CallEdge", "SpanWindows"]
+__all__ = ["CallEdge", "EdgeCounts", "SpanCells", "SpanWindows"]
 
 _SERVER_KINDS = frozenset({SpanKind.SERVER, SpanKind.CONSUMER})
 _MAX_REMEMBERED_SPANS = 200_000  # per map, at most (two generations of half that)
 _V = TypeVar("_V")
+
+SpanCells = dict[int, dict[str, tuple[int, int, list[float]]]]
+"""Open windows as plain data: bucket → entity → (spans, errors, durations in ms)."""
+EdgeCounts = dict[int, dict[tuple[str, str], int]]
+"""Open windows' calls as plain data: bucket → (caller, callee) → calls."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +52,11 @@ class _Cell:
     count: int = 0
     errors: int = 0
     durations: list[float] = field(default_factory=list)
+
+    def absorb(self, count: int, errors: int, durations: list[float]) -> None:
+        self.count += count
+        self.errors += errors
+        self.durations.extend(durations)
 
 
 class _Recent(Generic[_V]):
@@ -83,8 +99,9 @@ class SpanWindows:
         self.watermark = 0.0
         self.late = 0
         self._closed_upto: int | None = None
-        self._cells: dict[int, dict[str, _Cell]] = defaultdict(dict)
-        self._edges: dict[int, dict[tuple[str, str], int]] = defaultdict(dict)
+        # per origin, then per window: entity → cell, and (caller, callee) → calls
+        self._cells_by_origin: dict[Origin, dict[int, dict[str, _Cell]]] = {}
+        self._edges_by_origin: dict[Origin, dict[int, dict[tuple[str, str], int]]] = {}
         self._span_service: _Recent[str] = _Recent(_MAX_REMEMBERED_SPANS // 2)
         self._orphans: _Recent[list[str]] = _Recent(_MAX_REMEMBERED_SPANS // 2)
 
@@ -92,16 +109,17 @@ class SpanWindows:
         """Account one finished span."""
         self.add_all((span,))
 
-    def add_all(self, spans: Iterable[SpanRecord | SpanRow]) -> None:
+    def add_all(self, spans: Iterable[SpanRecord | SpanRow], origin: Origin = None) -> None:
         """Account finished spans, in order (one loop, no call per span).
 
         A span may be a full record or its row (what the decode stage makes); a record is
-        read through :meth:`SpanRow.of`, so both give the same windows.
+        read through :meth:`SpanRow.of`, so both give the same windows. ``origin`` is the
+        partition they all came from, if the caller tracks it.
         """
         window_s, watermark = self.window_s, self.watermark
         closed_upto = self._closed_upto
         lowest = -(2**62) if closed_upto is None else closed_upto  # buckets at or below: late
-        all_cells, all_edges = self._cells, self._edges
+        all_cells, all_edges = self._tables(origin)
         seen, waiting = self._span_service, self._orphans
         seen_size, waiting_size = seen.size, waiting.size
         seen_now, seen_before = seen.current, seen.previous
@@ -172,6 +190,56 @@ class SpanWindows:
         self.watermark = watermark
         self._drop_empty(all_cells, all_edges)
 
+    def _tables(
+        self, origin: Origin
+    ) -> tuple[dict[int, dict[str, _Cell]], dict[int, dict[tuple[str, str], int]]]:
+        """The open windows of ``origin`` (created empty)."""
+        cells = self._cells_by_origin.get(origin)
+        if cells is None:
+            cells = self._cells_by_origin[origin] = defaultdict(dict)
+            self._edges_by_origin[origin] = defaultdict(dict)
+        return cells, self._edges_by_origin[origin]
+
+    def origins(self) -> set[Origin]:
+        """Origins with open windows."""
+        return {o for o, cells in self._cells_by_origin.items() if cells} | {
+            o for o, edges in self._edges_by_origin.items() if edges
+        }
+
+    def take(self, origin: Origin) -> tuple[SpanCells, EdgeCounts] | None:
+        """Remove the open windows of ``origin`` and return them as plain data (None: none)."""
+        cells = self._cells_by_origin.pop(origin, None) or {}
+        edges = self._edges_by_origin.pop(origin, None) or {}
+        if not cells and not edges:
+            return None
+        plain = {
+            bucket: {e: (c.count, c.errors, c.durations) for e, c in entries.items()}
+            for bucket, entries in cells.items()
+        }
+        return plain, {bucket: dict(entries) for bucket, entries in edges.items()}
+
+    def merge(self, origin: Origin, state: tuple[SpanCells, EdgeCounts]) -> None:
+        """Add windows from :meth:`take` (of this or another instance) to ``origin``'s.
+
+        The result is what adding their spans here would have given. A window this
+        instance has already emitted is emitted again at the next drain, holding only the
+        merged data (its spans arriving from now on are late here).
+        """
+        plain, calls = state
+        all_cells, all_edges = self._tables(origin)
+        for bucket, entries in plain.items():
+            cells = all_cells[bucket]
+            for entity, (count, errors, durations) in entries.items():
+                cell = cells.get(entity)
+                if cell is None:
+                    cell = cells[entity] = _Cell()
+                cell.absorb(count, errors, durations)
+        for bucket, counts in calls.items():
+            edges = all_edges[bucket]
+            for pair, n in counts.items():
+                edges[pair] = edges.get(pair, 0) + n
+        self._drop_empty(all_cells, all_edges)
+
     @staticmethod
     def _drop_empty(
         cells: dict[int, dict[str, _Cell]], edges: dict[int, dict[tuple[str, str], int]]
@@ -189,7 +257,10 @@ class SpanWindows:
         ``watermark`` defaults to the latest span end seen; with several partitions the
         engine passes the lowest of their latest times, so no partition's data comes late.
         """
-        buckets = sorted(self._cells.keys() | self._edges.keys())
+        buckets = sorted(
+            {b for table in self._cells_by_origin.values() for b in table}
+            | {b for table in self._edges_by_origin.values() for b in table}
+        )
         if not flush:
             mark = self.watermark if watermark is None else watermark
             buckets = closed_buckets(buckets, mark, self.window_s)
@@ -199,11 +270,44 @@ class SpanWindows:
         edges: list[CallEdge] = []
         for bucket in buckets:
             end = (bucket + 1) * self.window_s
-            for entity, cell in self._cells.pop(bucket, {}).items():
+            for entity, cell in self._pop_cells(bucket).items():
                 observations.extend(self._observe(entity, cell, end))
-            for (caller, callee), count in self._edges.pop(bucket, {}).items():
+            for (caller, callee), count in self._pop_edges(bucket).items():
                 edges.append(CallEdge(caller, callee, count, end))
         return observations, edges
+
+    def _pop_cells(self, bucket: int) -> dict[str, _Cell]:
+        """Window ``bucket``'s cells, taken out of every origin and merged."""
+        parts = [t.pop(bucket) for t in self._cells_by_origin.values() if bucket in t]
+        if len(parts) == 1:
+            return parts[0]
+        merged: dict[str, _Cell] = {}
+        for part in parts:
+            for entity, cell in part.items():
+                into = merged.get(entity)
+                if into is None:
+                    merged[entity] = cell
+                else:
+                    into.absorb(cell.count, cell.errors, cell.durations)
+        return merged
+
+    def _pop_edges(self, bucket: int) -> dict[tuple[str, str], int]:
+        """Window ``bucket``'s calls, taken out of every origin and added up."""
+        parts = [t.pop(bucket) for t in self._edges_by_origin.values() if bucket in t]
+        if len(parts) == 1:
+            return parts[0]
+        merged: dict[tuple[str, str], int] = {}
+        for part in parts:
+            for pair, n in part.items():
+                merged[pair] = merged.get(pair, 0) + n
+        return merged
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Read snapshots written before windows were kept per origin (one, None)."""
+        if "_cells" in state:
+            state["_cells_by_origin"] = {None: state.pop("_cells")}
+            state["_edges_by_origin"] = {None: state.pop("_edges")}
+        self.__dict__.update(state)
 
     def _observe(self, entity: str, cell: _Cell, ts: float) -> list[Observation]:
         p50, p99 = np.percentile(np.asarray(cell.durations), [50, 99])

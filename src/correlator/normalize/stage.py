@@ -1,4 +1,11 @@
-"""NormalizeStage: telemetry events → observations, call edges and external alerts."""
+"""NormalizeStage: telemetry events → observations, call edges and external alerts.
+
+``process`` is ``add`` then ``drain``. A caller that knows which partition each run of
+events came from calls ``add`` once per run with that origin, then ``drain`` once; the
+open windows of one origin can then be taken out (``take``) and merged into another
+stage (``merge``), which is how a detect member hands windows over on a rebalance
+(``correlator.normalize.handover``).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,12 @@ from typing import Any
 
 from correlator.model.observation import Observation
 from correlator.model.telemetry import AlertEvent, LogRecord, MetricPoint, SpanRecord, SpanRow
-from correlator.normalize.logs import LogWindows
+from correlator.normalize.logs import LogCounts, LogWindows
 from correlator.normalize.metrics import metric_observation
-from correlator.normalize.spans import CallEdge, SpanWindows
+from correlator.normalize.spans import CallEdge, EdgeCounts, SpanCells, SpanWindows
+from correlator.normalize.windows import Origin
 
-__all__ = ["NormalizeStage", "Normalized"]
+__all__ = ["NormalizeStage", "Normalized", "OpenWindows"]
 
 
 @dataclass
@@ -20,6 +28,14 @@ class Normalized:
     observations: list[Observation] = field(default_factory=list)
     edges: list[CallEdge] = field(default_factory=list)
     external_alerts: list[AlertEvent] = field(default_factory=list)
+
+
+@dataclass
+class OpenWindows:
+    """One origin's open windows as plain data (see ``SpanWindows.take``, ``LogWindows.take``)."""
+
+    spans: tuple[SpanCells, EdgeCounts] | None = None
+    logs: LogCounts | None = None
 
 
 class NormalizeStage:
@@ -41,6 +57,18 @@ class NormalizeStage:
         flush: bool = False,
     ) -> Normalized:
         """Account ``events``; emit what windows closed by ``watermark`` (all if ``flush``)."""
+        return self.drain(watermark, flush, self.add(events))
+
+    def add(
+        self,
+        events: Sequence[MetricPoint | SpanRecord | SpanRow | LogRecord | AlertEvent],
+        origin: Origin = None,
+    ) -> Normalized:
+        """Account ``events`` (all from ``origin``); return what needs no window.
+
+        That is the metric observations and the external alerts; windowed signals come
+        out of :meth:`drain`.
+        """
         out = Normalized()
         spans: list[SpanRecord | SpanRow] = []
         logs: list[LogRecord] = []
@@ -53,10 +81,36 @@ class NormalizeStage:
         }
         for event in events:
             by_kind[event.kind].append(event)
-        self.spans.add_all(spans)
+        if spans:
+            self.spans.add_all(spans, origin)
         out.observations.extend(map(metric_observation, metrics))
-        self.logs.add_all(logs)
-        span_obs, out.edges = self.spans.drain(watermark, flush)
+        if logs:
+            self.logs.add_all(logs, origin)
+        return out
+
+    def drain(
+        self, watermark: float | None = None, flush: bool = False, into: Normalized | None = None
+    ) -> Normalized:
+        """Add what windows closed by ``watermark`` (all if ``flush``) emit to ``into``."""
+        out = into or Normalized()
+        span_obs, edges = self.spans.drain(watermark, flush)
         out.observations.extend(span_obs)
+        out.edges.extend(edges)
         out.observations.extend(self.logs.drain(watermark, flush))
         return out
+
+    def origins(self) -> set[Origin]:
+        """Origins with open windows."""
+        return self.spans.origins() | self.logs.origins()
+
+    def take(self, origin: Origin) -> OpenWindows | None:
+        """Remove ``origin``'s open windows and return them (None when it has none)."""
+        windows = OpenWindows(self.spans.take(origin), self.logs.take(origin))
+        return None if windows.spans is None and windows.logs is None else windows
+
+    def merge(self, origin: Origin, windows: OpenWindows) -> None:
+        """Add windows from :meth:`take` to ``origin``'s, as if their events were seen here."""
+        if windows.spans is not None:
+            self.spans.merge(origin, windows.spans)
+        if windows.logs is not None:
+            self.logs.merge(origin, windows.logs)

@@ -1,10 +1,20 @@
-"""Event-time tumbling windows shared by the span and log normalizers."""
+"""Event-time tumbling windows shared by the span and log normalizers.
+
+Open windows are kept per *origin*: the ``(topic, partition)`` whose records fed them (None
+when the caller does not say). Draining merges the origins of a window, so the split
+changes no observation; it lets a detect member hand the open windows of the partitions
+it gives up to their next owner (``SpanWindows.take`` / ``merge``, ``LogWindows`` alike,
+``correlator.normalize.handover``).
+"""
 
 from __future__ import annotations
 
 import math
 
-__all__ = ["bucket_of", "closed_buckets"]
+__all__ = ["Origin", "bucket_of", "closed_buckets"]
+
+Origin = tuple[str, int] | None
+"""The ``(topic, partition)`` an open window's records came from (None: not tracked)."""
 
 
 def bucket_of(ts: float, window_s: float) -> int:
