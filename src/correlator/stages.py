@@ -13,23 +13,37 @@
 On a rebalance a detect member checkpoints every series it holds and commits its offsets
 before giving partitions up (``on_partitions_revoked``), then forgets them; whoever is
 assigned them restores each series from its checkpoint when it next reports.
+
+Open event-time windows go the same way (``correlator.normalize.handover``): a member
+keeps its windows per source partition, writes those of the partitions it gives up to the
+store in one transaction before committing, and drops any record of them it still
+fetches; the next owner merges them into its own windows as it is assigned the partition,
+so a window a rebalance cuts in two is emitted once, from all of its records. The entry
+holds the offset it covers: if the owner's first record of the partition is elsewhere (the
+old member died before committing), it takes the merged windows back out instead. A
+member that stops hands its windows over the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from correlator.config import Settings, TopicSettings
 from correlator.errors import ConfigError, DecodeError
 from correlator.ingest.dead_letter import dead_letter_for
+from correlator.ingest.decode_stage import Decoded
 from correlator.model.alert import Alert
 from correlator.model.incident import IncidentChange
 from correlator.model.message import RawMessage
+from correlator.normalize.handover import HandedWindows, WindowHandover
 from correlator.normalize.spans import CallEdge
+from correlator.normalize.stage import Normalized
 from correlator.pipeline import Engine, build_engine
 
 __all__ = [
@@ -89,20 +103,76 @@ class DetectEngine(Engine):
     owned: frozenset[tuple[str, int]] = frozenset()
     _lock: asyncio.Lock
     _reported = 0.0
+    handover: WindowHandover
+    #: Partitions given up and not assigned back: their records still fetched are dropped.
+    _revoked: set[tuple[str, int]]
+    #: Handed-over windows merged, by partition, with the offset they cover, until the
+    #: partition's first record shows whether they fit (``HandedWindows.covers``).
+    _handed: dict[tuple[str, int], HandedWindows]
 
     async def start(self) -> None:
         """Register the rebalance hooks (on a Kafka source), then start as any engine."""
         self.alerts_topic = alerts_topic(self.settings.topics)
         self._lock = asyncio.Lock()
+        self.handover = WindowHandover(self.store)
+        self._revoked, self._handed = set(), {}
         for hook, callback in (("on_revoke", self.release), ("on_assign", self._assigned)):
             hooks = getattr(self.source, hook, None)
             if isinstance(hooks, list):
                 hooks.append(callback)
         await super().start()
 
+    async def stop(self) -> None:
+        """Hand the windows of every owned partition over, then stop as any engine."""
+        if self.owned:
+            await self.release(set(self.owned))
+        await super().stop()
+
     async def process(self, batch: Sequence[RawMessage], flush: bool = False) -> None:
         async with self._lock:
+            if self._revoked:
+                batch = [m for m in batch if (m.topic, m.partition) not in self._revoked]
+            if self._handed:
+                self._check_handed(batch)
             await super().process(batch, flush)
+
+    def _ingest(self, batch: Sequence[RawMessage], flush: bool) -> tuple[Decoded, Normalized, int]:
+        """``Engine._ingest``, with each partition's records normalized as its own origin."""
+        decoded, normalized, events = Decoded(), Normalized(), 0
+        with _gc_paused():  # see Engine._ingest
+            for origin, records in _runs(batch):
+                part = self.decode.process(records)
+                added = self.normalize.add(part.events, origin)
+                normalized.observations += added.observations
+                normalized.external_alerts += added.external_alerts
+                events += len(part.events)
+                decoded.dead_letters += part.dead_letters
+                decoded.consumed.update(part.consumed)
+                for key, ts in part.high_ts.items():
+                    decoded.high_ts[key] = max(ts, decoded.high_ts.get(key, ts))
+                part.events.clear()
+            self._advance_watermark(decoded.high_ts)
+            if flush and self._high:
+                self.watermark = max(self.watermark, max(self._high.values()))
+            normalized = self.normalize.drain(self.watermark, flush, normalized)
+        return decoded, normalized, events
+
+    def _check_handed(self, batch: Sequence[RawMessage]) -> None:
+        """At a partition's first record, keep its merged windows only if they fit."""
+        for msg in batch:
+            key = (msg.topic, msg.partition)
+            handed = self._handed.pop(key, None)
+            if handed is not None and not handed.covers(msg.offset):
+                self.normalize.take(key)
+                log.warning(
+                    "dropped the windows handed over for %s[%d]: they cover offsets below "
+                    "%d, but consumption resumes at %d (the last owner did not commit)",
+                    *key,
+                    handed.position,
+                    msg.offset,
+                )
+            if not self._handed:
+                return
 
     async def _correlate(
         self, alerts: Sequence[Alert], edges: Sequence[CallEdge], flush: bool
@@ -120,19 +190,43 @@ class DetectEngine(Engine):
         return []
 
     async def _assigned(self, partitions: set[tuple[str, int]]) -> None:
-        self.owned = frozenset(partitions)
+        """Own ``partitions``; merge the windows handed over for them and delete those."""
+        async with self._lock:
+            self.owned = frozenset(partitions)
+            self._revoked -= partitions
+            found = await self.handover.load(partitions)
+            for key, handed in found.items():
+                self.normalize.merge(key, handed.windows)
+                self._handed[key] = handed
+            if found:
+                await self.handover.delete(found)
+                log.info("merged the open windows handed over for %d partitions", len(found))
 
     async def release(self, partitions: set[tuple[str, int]]) -> None:
-        """Before partitions go: checkpoint every series and commit; then forget them."""
+        """Before partitions go: hand their open windows over, checkpoint every series and
+        commit; then forget them."""
         async with self._lock:
+            await self._hand_over(partitions)
             await self.checkpoint()
             self.detect.series.clear()
             self.detect.dirty.clear()
             self.owned = self.owned - partitions
+            self._revoked |= partitions
             for key in partitions:
                 self.positions.pop(key, None)
                 self._high.pop(key, None)
                 self._seen.pop(key, None)
+
+    async def _hand_over(self, partitions: set[tuple[str, int]]) -> None:
+        """Write the open windows of ``partitions`` to the store (one transaction)."""
+        handed: dict[tuple[str, int], HandedWindows] = {}
+        for key in partitions:
+            windows = self.normalize.take(key)
+            earlier = self._handed.pop(key, None)
+            position = self.positions.get(key, earlier.position if earlier else None)
+            if windows is not None and position is not None:
+                handed[key] = HandedWindows(position, windows)
+        await self.handover.save(handed, partitions)
 
 
 class CorrelateEngine(Engine):
@@ -169,6 +263,37 @@ class CorrelateEngine(Engine):
         self.stats.dead_lettered += len(dead)
         self.stats.batches += 1
         self.stats.changes_published += len(published)
+
+
+def _runs(batch: Sequence[RawMessage]) -> list[tuple[tuple[str, int], list[RawMessage]]]:
+    """``batch`` cut where the partition changes (a Kafka batch comes grouped by partition).
+
+    >>> [(tp, len(r)) for tp, r in _runs([RawMessage("s", b"", partition=p) for p in (0, 0, 1)])]
+    [(('s', 0), 2), (('s', 1), 1)]
+    """
+    runs: list[tuple[tuple[str, int], list[RawMessage]]] = []
+    current: tuple[str, int] | None = None
+    records: list[RawMessage] = []
+    for msg in batch:
+        key = (msg.topic, msg.partition)
+        if key != current:
+            current, records = key, []
+            runs.append((key, records))
+        records.append(msg)
+    return runs
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic collection while a batch's events are alive (see ``Engine._ingest``)."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 @dataclass(frozen=True)
