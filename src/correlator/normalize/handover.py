@@ -7,10 +7,19 @@ below it. That write is one store transaction made before the member commits its
 The partition's next owner loads the entries of the partitions it is assigned, merges them
 into its own windows and deletes them (``correlator.stages.DetectEngine``).
 
+A detect member also mines log templates with one miner per partition
+(``LogWindows.miner_per_origin``), so template ids and first-seen novelty belong to the
+partition, not to whichever member read it. That miner is kept under
+``log-templates:<topic>:<partition>`` (no expiry): written in the same transaction as the
+windows when the partition is given up or the member stops, at each checkpoint while it
+changed, and loaded by the partition's next owner before it merges the windows.
+
 An entry is only valid if the new owner resumes exactly at its offset. If the old member
 died between writing it and committing, the owner starts lower and replays records the
 entry already counts; that owner drops the entry instead (see
-:meth:`HandedWindows.covers`). Entries expire after ``ttl_s`` in any case.
+:meth:`HandedWindows.covers`). Entries expire after ``ttl_s`` in any case. A miner is kept
+whatever the offset: it holds which templates exist, not counts, and records replayed
+through it join the templates they made the first time (same ids, nothing new).
 
 >>> from correlator.normalize.stage import OpenWindows
 >>> handed = HandedWindows(position=120, windows=OpenWindows(logs=({3: {"api": [1, 0]}}, {})))
@@ -27,6 +36,7 @@ import pickle
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from correlator.normalize.log_templates import LogTemplateMiner, LogTemplateStateError
 from correlator.normalize.stage import OpenWindows
 from correlator.store.base import StateStore, WriteBatch
 
@@ -34,6 +44,7 @@ __all__ = ["HandedWindows", "WindowHandover"]
 
 log = logging.getLogger(__name__)
 _PREFIX = "handover:"
+_MINER_PREFIX = "log-templates:"
 _VERSION = 1
 Partition = tuple[str, int]
 _UNREADABLE = (
@@ -73,22 +84,46 @@ class WindowHandover:
         batch: WriteBatch,
         handed: Mapping[Partition, HandedWindows],
         released: Iterable[Partition] = (),
+        miners: Mapping[Partition, LogTemplateMiner] | None = None,
     ) -> None:
-        """Queue ``handed`` into ``batch``, and a delete of every other ``released`` entry
-        (an older one must not reach the next owner)."""
+        """Queue ``handed`` into ``batch``, a delete of every other ``released`` entry
+        (an older one must not reach the next owner), and each partition's miner."""
         for partition, windows in handed.items():
             batch.put(_key(partition), _encode(windows), ttl_s=self.ttl_s)
         for partition in released:
             if partition not in handed:
                 batch.delete(_key(partition))
+        for partition, miner in (miners or {}).items():
+            batch.put(_miner_key(partition), miner.to_bytes())
 
     async def save(
-        self, handed: Mapping[Partition, HandedWindows], released: Iterable[Partition] = ()
+        self,
+        handed: Mapping[Partition, HandedWindows],
+        released: Iterable[Partition] = (),
+        miners: Mapping[Partition, LogTemplateMiner] | None = None,
     ) -> None:
-        """Write ``handed`` (and the deletes of :meth:`add_to`) in one transaction."""
+        """Write what :meth:`add_to` queues in one transaction."""
         batch = WriteBatch()
-        self.add_to(batch, handed, released)
-        await self._store.write(batch)
+        self.add_to(batch, handed, released, miners)
+        if batch.puts or batch.deletes:
+            await self._store.write(batch)
+
+    async def load_miners(
+        self, partitions: Iterable[Partition]
+    ) -> dict[Partition, LogTemplateMiner]:
+        """The saved template miners of ``partitions``; an unreadable one is logged and
+        left out (that partition's templates are then first seen again)."""
+        wanted = sorted(partitions)
+        found: dict[Partition, LogTemplateMiner] = {}
+        blobs = await self._store.get_many([_miner_key(p) for p in wanted])
+        for partition, blob in zip(wanted, blobs, strict=True):
+            if blob is None:
+                continue
+            try:
+                found[partition] = LogTemplateMiner.from_bytes(blob)
+            except LogTemplateStateError as exc:
+                log.warning("log templates of %s[%d] not restored: %s", *partition, exc)
+        return found
 
     async def load(self, partitions: Iterable[Partition]) -> dict[Partition, HandedWindows]:
         """The entries found for ``partitions``; an unreadable one is logged and left out."""
@@ -119,6 +154,11 @@ class WindowHandover:
 def _key(partition: Partition) -> str:
     topic, number = partition
     return f"{_PREFIX}{topic}:{number}"
+
+
+def _miner_key(partition: Partition) -> str:
+    topic, number = partition
+    return f"{_MINER_PREFIX}{topic}:{number}"
 
 
 def _encode(handed: HandedWindows) -> bytes:

@@ -7,15 +7,22 @@ stands out against a baseline that includes the quiet windows.
 
 Open windows are kept per origin partition (``correlator.normalize.windows``); ``take``
 and ``merge`` hand one origin's windows to another instance. Level counts merge exactly.
-Template counts travel under their template text, because template ids are this
-process's miner's: a count merges into the receiving miner's template with the same text,
-and is dropped (counted in ``unmatched``) when that miner has no such template.
+Template counts travel under their template text: a count merges into the receiving
+miner's template with the same text, and is dropped (counted in ``unmatched``) when that
+miner has no such template.
+
+By default one miner serves every origin. With ``miner_per_origin`` (detect members), each
+origin gets a miner of its own, whose template ids are prefixed with the origin
+(``<topic>:<partition>:<id>``) so that two origins' ids never meet in one series key;
+``take_miner`` and ``put_miner`` move an origin's miner with its windows, so template ids
+and first-seen novelty follow the partition and counts handed over all find their text.
+Origin None always uses the shared ``miner``.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import ChainMap, defaultdict
+from collections.abc import Iterable, Mapping
 from math import floor
 
 from correlator.model.observation import Observation, Signal
@@ -23,7 +30,7 @@ from correlator.model.telemetry import LogRecord
 from correlator.normalize.log_templates import LogTemplateMiner
 from correlator.normalize.windows import Origin, closed_buckets
 
-__all__ = ["ERROR_SEVERITIES", "WARN_SEVERITIES", "LogCounts", "LogWindows"]
+__all__ = ["ERROR_SEVERITIES", "WARN_SEVERITIES", "LogCounts", "LogWindows", "template_prefix"]
 
 ERROR_SEVERITIES = frozenset({"ERROR", "FATAL", "CRITICAL", "EMERGENCY", "ALERT"})
 WARN_SEVERITIES = frozenset({"WARN", "WARNING"})
@@ -33,12 +40,37 @@ LogCounts = tuple[dict[int, dict[str, list[int]]], dict[int, dict[tuple[str, str
 bucket → (service, template text) → lines."""
 
 
+def template_prefix(origin: Origin) -> str:
+    """What an origin's own miner's template ids are prefixed with in series keys.
+
+    >>> template_prefix(("shop-logs", 3))
+    'shop-logs:3:'
+    """
+    if origin is None:
+        return ""
+    topic, partition = origin
+    return f"{topic}:{partition}:"
+
+
 class LogWindows:
     """Counts log lines per window and mines their templates."""
 
-    def __init__(self, window_s: float, miner: LogTemplateMiner | None = None) -> None:
+    def __init__(
+        self,
+        window_s: float,
+        miner: LogTemplateMiner | None = None,
+        *,
+        miner_per_origin: bool = False,
+    ) -> None:
         self.window_s = window_s
         self.miner = miner or LogTemplateMiner()
+        #: Whether each origin but None mines with a miner of its own (``put_miner``).
+        self.miner_per_origin = miner_per_origin
+        self._miners: dict[Origin, LogTemplateMiner] = {}
+        # Template id → text of each origin's own miner (the shared one's are ``_names``).
+        self._names_by_origin: dict[Origin, dict[str, str]] = {}
+        #: Origins whose own miner mined lines since ``changed_miners`` was last called.
+        self._mined: set[Origin] = set()
         self.watermark = 0.0
         self.late = 0
         self._closed_upto: int | None = None
@@ -65,7 +97,10 @@ class LogWindows:
         levels: dict[str, list[int]] = {}
         templates: dict[tuple[str, str], int] = {}
         current = None
-        add, names = self.miner.add, self._names
+        miner, names = self._miner_of(origin)
+        if names is not self._names:
+            self._mined.add(origin)
+        add = miner.add
         errors, warnings = ERROR_SEVERITIES, WARN_SEVERITIES
         for record in records:
             ts = record.observed_at.timestamp()
@@ -112,6 +147,49 @@ class LogWindows:
             self._templates_by_origin[origin] = defaultdict(dict)
         return levels, self._templates_by_origin[origin]
 
+    def _miner_of(self, origin: Origin) -> tuple[LogTemplateMiner, dict[str, str]]:
+        """The miner mining ``origin``'s lines and its id → text names (created if due)."""
+        if origin is None or not self.miner_per_origin:
+            return self.miner, self._names
+        miner = self._miners.get(origin)
+        if miner is None:
+            miner = self._miners[origin] = self._seed()
+            self._names_by_origin[origin] = {}
+        return miner, self._names_by_origin[origin]
+
+    def _seed(self) -> LogTemplateMiner:
+        """A new origin's miner: a copy of the shared one, so that templates it already
+        knows (an engine that had one miner for all) are not first seen again."""
+        if self.miner.template_count == 0:
+            return LogTemplateMiner(self.miner.config)
+        return LogTemplateMiner.from_bytes(self.miner.to_bytes(), self.miner.config)
+
+    def put_miner(self, origin: Origin, miner: LogTemplateMiner) -> None:
+        """Mine ``origin``'s lines with ``miner`` from now on (one taken from another
+        instance); do it before merging windows of ``origin`` so their counts find it."""
+        if origin is None or not self.miner_per_origin:
+            raise ValueError("only an origin of a miner_per_origin LogWindows has its own miner")
+        self._miners[origin] = miner
+        self._names_by_origin.setdefault(origin, {})
+        self._mined.discard(origin)
+
+    def take_miner(self, origin: Origin) -> LogTemplateMiner | None:
+        """Remove ``origin``'s own miner and return it (None: it has none); take its
+        windows first, their template counts need it."""
+        self._mined.discard(origin)
+        if not any(self._levels_by_origin.get(origin, {}).values()):
+            self._names_by_origin.pop(origin, None)  # else its open windows still need them
+        return self._miners.pop(origin, None)
+
+    def miners(self) -> dict[Origin, LogTemplateMiner]:
+        """Every origin's own miner."""
+        return dict(self._miners)
+
+    def changed_miners(self) -> dict[Origin, LogTemplateMiner]:
+        """The origins' own miners that mined lines since the last call (to persist them)."""
+        mined, self._mined = self._mined, set()
+        return {o: self._miners[o] for o in mined if o in self._miners}
+
     def origins(self) -> set[Origin]:
         """Origins with open windows."""
         return {o for o, levels in self._levels_by_origin.items() if any(levels.values())}
@@ -123,7 +201,7 @@ class LogWindows:
         levels = {bucket: seen for bucket, seen in levels.items() if seen}
         if not levels:
             return None
-        names = self._names
+        names = self._names_by_origin.get(origin, self._names)
         by_text = {
             bucket: {(service, names.get(tid, "")): n for (service, tid), n in counts.items()}
             for bucket, counts in templates.items()
@@ -147,7 +225,10 @@ class LogWindows:
                     counts = into[service] = [0, 0]
                 counts[0] += errors
                 counts[1] += warnings
-        ids = {text: tid for tid, text in self.miner.templates().items()} if by_text else {}
+        if not by_text:
+            return
+        miner, names = self._miner_of(origin)
+        ids = {text: tid for tid, text in miner.templates().items()}
         for bucket, counts_by_text in by_text.items():
             templates = all_templates[bucket]
             for (service, text), n in counts_by_text.items():
@@ -155,7 +236,7 @@ class LogWindows:
                 if tid is None:
                     self.unmatched += n
                     continue
-                self._names[tid] = text
+                names[tid] = text
                 templates[(service, tid)] = templates.get((service, tid), 0) + n
 
     def drain(self, watermark: float | None = None, flush: bool = False) -> list[Observation]:
@@ -181,7 +262,8 @@ class LogWindows:
                         f"{service}|log_warn_rate", service, warn_rate, warnings / w, end, w
                     ),
                 ]
-            for (service, tid), n in self._pop_templates(bucket).items():
+            counts, names = self._pop_templates(bucket)
+            for (service, tid), n in counts.items():
                 out.append(
                     Observation(
                         f"{service}|log_template_rate|{tid}",
@@ -190,7 +272,7 @@ class LogWindows:
                         n / w,
                         end,
                         w,
-                        detail=self._names.get(tid, "")[:500],
+                        detail=names.get(tid, "")[:500],
                     )
                 )
         return out
@@ -208,16 +290,27 @@ class LogWindows:
                 counts[1] += warnings
         return merged
 
-    def _pop_templates(self, bucket: int) -> dict[tuple[str, str], int]:
-        """Window ``bucket``'s template counts, taken out of every origin and added up."""
-        parts = [t.pop(bucket) for t in self._templates_by_origin.values() if bucket in t]
-        if len(parts) == 1:
-            return parts[0]
+    def _pop_templates(self, bucket: int) -> tuple[dict[tuple[str, str], int], Mapping[str, str]]:
+        """Window ``bucket``'s template counts, taken out of every origin and added up, and
+        the text of each template id (an origin's own miner's ids get the origin's prefix)."""
+        own = self._names_by_origin
+        parts = [(o, t.pop(bucket)) for o, t in self._templates_by_origin.items() if bucket in t]
+        if len(parts) == 1 and parts[0][0] not in own:
+            return parts[0][1], self._names
         merged: dict[tuple[str, str], int] = {}
-        for part in parts:
-            for key, n in part.items():
+        texts: dict[str, str] = {}
+        for origin, part in parts:
+            origin_names = own.get(origin)
+            if origin_names is None:
+                for key, n in part.items():
+                    merged[key] = merged.get(key, 0) + n
+                continue
+            prefix = template_prefix(origin)
+            for (service, tid), n in part.items():
+                key = (service, prefix + tid)
                 merged[key] = merged.get(key, 0) + n
-        return merged
+                texts[key[1]] = origin_names.get(tid, "")
+        return merged, ChainMap(texts, self._names) if texts else self._names
 
     def __setstate__(self, state: dict[str, object]) -> None:
         """Read snapshots written before windows were kept per origin (one, None)."""
@@ -225,4 +318,8 @@ class LogWindows:
             state["_levels_by_origin"] = {None: state.pop("_levels")}
             state["_templates_by_origin"] = {None: state.pop("_templates")}
         state.setdefault("unmatched", 0)
+        state.setdefault("miner_per_origin", False)
+        for name in ("_miners", "_names_by_origin"):
+            state.setdefault(name, {})
+        state.setdefault("_mined", set())
         self.__dict__.update(state)
