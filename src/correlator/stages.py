@@ -22,6 +22,13 @@ so a window a rebalance cuts in two is emitted once, from all of its records. Th
 holds the offset it covers: if the owner's first record of the partition is elsewhere (the
 old member died before committing), it takes the merged windows back out instead. A
 member that stops hands its windows over the same way.
+
+Log templates are mined per source partition on a detect member, and each partition's
+miner moves with its windows (same transaction on release and stop; loaded before the
+windows are merged on assignment), so a moved service keeps its template ids and its
+known templates are not reported as new again. A member has no snapshot: besides on
+release and stop, the miners that changed are written at every checkpoint, so a member
+that crashed loses at most the templates since its last checkpoint, as it loses offsets.
 """
 
 from __future__ import annotations
@@ -42,6 +49,7 @@ from correlator.model.alert import Alert
 from correlator.model.incident import IncidentChange
 from correlator.model.message import RawMessage
 from correlator.normalize.handover import HandedWindows, WindowHandover
+from correlator.normalize.log_templates import LogTemplateMiner
 from correlator.normalize.spans import CallEdge
 from correlator.normalize.stage import Normalized
 from correlator.pipeline import Engine, build_engine
@@ -116,6 +124,7 @@ class DetectEngine(Engine):
         self._lock = asyncio.Lock()
         self.handover = WindowHandover(self.store)
         self._revoked, self._handed = set(), {}
+        self.normalize.logs.miner_per_origin = True
         for hook, callback in (("on_revoke", self.release), ("on_assign", self._assigned)):
             hooks = getattr(self.source, hook, None)
             if isinstance(hooks, list):
@@ -194,6 +203,10 @@ class DetectEngine(Engine):
         async with self._lock:
             self.owned = frozenset(partitions)
             self._revoked -= partitions
+            logs = self.normalize.logs
+            miners = await self.handover.load_miners(partitions - set(logs.miners()))
+            for key, miner in miners.items():
+                logs.put_miner(key, miner)
             found = await self.handover.load(partitions)
             for key, handed in found.items():
                 self.normalize.merge(key, handed.windows)
@@ -218,15 +231,28 @@ class DetectEngine(Engine):
                 self._seen.pop(key, None)
 
     async def _hand_over(self, partitions: set[tuple[str, int]]) -> None:
-        """Write the open windows of ``partitions`` to the store (one transaction)."""
+        """Write the open windows and log template miners of ``partitions`` to the store
+        (one transaction)."""
         handed: dict[tuple[str, int], HandedWindows] = {}
+        miners: dict[tuple[str, int], LogTemplateMiner] = {}
         for key in partitions:
             windows = self.normalize.take(key)
             earlier = self._handed.pop(key, None)
             position = self.positions.get(key, earlier.position if earlier else None)
             if windows is not None and position is not None:
                 handed[key] = HandedWindows(position, windows)
-        await self.handover.save(handed, partitions)
+            miner = self.normalize.logs.take_miner(key)
+            if miner is not None:
+                miners[key] = miner
+        await self.handover.save(handed, partitions, miners)
+
+    async def _snapshot(self, changes: Sequence[IncidentChange]) -> list[IncidentChange]:
+        """Write the template miners that changed, then snapshot as any engine (before it
+        commits: a member resuming at the committed offsets knows those records' templates)."""
+        changed = {k: m for k, m in self.normalize.logs.changed_miners().items() if k is not None}
+        if changed:
+            await self.handover.save({}, (), changed)
+        return await super()._snapshot(changes)
 
 
 class CorrelateEngine(Engine):
