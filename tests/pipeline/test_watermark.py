@@ -103,3 +103,22 @@ def test_the_tick_clock_runs_on_wall_time_only_when_nothing_is_left_to_fetch() -
     assert engine.tick_clock() == engine.watermark == t0 + 10
     source.behind.clear()
     assert engine.tick_clock() == t0 + 10 + 3
+
+
+def test_a_due_snapshot_waits_for_a_moment_with_nothing_to_fetch_at_most_twice_as_long() -> None:
+    clock = FakeClock(START)
+    settings = Settings.model_validate({"runbooks_dir": None})
+    spans = (settings.topics.spans, 0)
+    source = OwnedSource({spans})
+    engine, settings = engine_over(source, clock)
+    every = settings.detect.checkpoint_every_s
+    engine._last_snapshot = clock.monotonic()
+
+    source.behind.add(spans)
+    clock.advance(timedelta(seconds=every + 1))
+    assert not engine._snapshot_due(), "a backlog: the snapshot waits for a gap"
+    source.behind.clear()
+    assert engine._snapshot_due()
+    source.behind.add(spans)
+    clock.advance(timedelta(seconds=every))
+    assert engine._snapshot_due(), "twice the interval: due whatever the backlog"
