@@ -127,7 +127,12 @@ class DetectSettings(_Section):
         description="A series with no observation for this long (event time) is evicted "
         "from memory to its checkpoint; it is restored when it reports again",
     )
-    checkpoint_every_s: float = Field(60.0, gt=0)
+    checkpoint_every_s: float = Field(
+        60.0,
+        gt=0,
+        description="Full snapshot interval: taken at the first moment after it with nothing "
+        "left to fetch, and at twice it whatever the backlog",
+    )
     new_template_alert_s: float = Field(
         300.0, gt=0, description="How long a first-seen log template alert stays firing"
     )
