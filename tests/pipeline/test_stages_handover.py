@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 
-from correlator.clock import FakeClock
+from tests.pipeline.conftest import memory_member
+
 from correlator.config import Settings
 from correlator.ingest.otlp_encode import encode_spans
 from correlator.model.message import RawMessage
 from correlator.normalize.handover import WindowHandover
-from correlator.pipeline import build_engine
 from correlator.stages import DetectEngine
 from correlator.store import MemoryStateStore
-from correlator.testing import T0, span
-from correlator.transport import MemorySink
-from correlator.transport.memory import MemorySource
+from correlator.testing import span
 
 SETTINGS = Settings.model_validate({"runbooks_dir": None})
 SPANS = (SETTINGS.topics.spans, 0)
@@ -26,18 +24,7 @@ def record(at_s: float, offset: int) -> RawMessage:
 
 
 async def member(store: MemoryStateStore) -> DetectEngine:
-    engine = build_engine(
-        SETTINGS,
-        source=MemorySource(),
-        sink=MemorySink(),
-        store=store,
-        clock=FakeClock(T0),
-        scope="detect",
-        engine_class=DetectEngine,
-    )
-    assert isinstance(engine, DetectEngine)
-    await engine.start()
-    return engine
+    return await memory_member(SETTINGS, store)
 
 
 def series(engine: DetectEngine) -> Counter[tuple[str, float]]:

@@ -11,6 +11,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from tests.pipeline.conftest import stage_settings
 
 from correlator.bench.crash import CrashOutcome, compare
 from correlator.config import Settings
@@ -31,21 +32,6 @@ def _scenario() -> Scenario:
     return Scenario(normal_s=300, fault_s=120, recovery_s=420, requests_per_s=6)
 
 
-def _settings(broker: EmbeddedBroker, redis: EmbeddedRedis, name: str) -> Settings:
-    data: dict[str, Any] = {
-        "kafka": {"bootstrap_servers": broker.bootstrap_servers, "group_id": f"g-{name}"},
-        "redis": {"url": redis.url, "key_prefix": f"{name}:"},
-        "topics": {
-            field: f"{name}-{field}"
-            for field in ("spans", "metrics", "logs", "events", "alerts_in", "incidents")
-        },
-        "correlate": {"topology_dir": None},
-        "runbooks_dir": None,
-    }
-    data["topics"] |= {"dead_letter": f"{name}-dlq", "partitions": 2}
-    return Settings.model_validate(data)
-
-
 async def _steps(engine: Any, stop: asyncio.Event) -> None:
     while not stop.is_set():
         await engine.step(0.1)
@@ -63,7 +49,7 @@ async def _run(settings: Settings, members: int) -> list[IncidentChange]:
     tasks = [asyncio.create_task(_steps(e, stop)) for e in [*detect, correlate]]
     try:
         members_ = [e for e in detect if isinstance(e, DetectEngine)]
-        owned: list[set[tuple[str, int]]] = []
+        owned: list[frozenset[tuple[str, int]]] = []
         for _ in range(600):  # until the group has split every partition
             owned = [e.owned for e in members_]
             if all(owned) and sum(map(len, owned)) == len(topics.decoders()) * 2:
@@ -93,8 +79,8 @@ async def _run(settings: Settings, members: int) -> list[IncidentChange]:
 async def test_two_detect_members_split_partitions_and_publish_the_same_incidents(
     broker: EmbeddedBroker, redis_server: EmbeddedRedis, unique: str
 ) -> None:
-    single = await _run(_settings(broker, redis_server, f"{unique}a"), members=1)
-    split = await _run(_settings(broker, redis_server, f"{unique}b"), members=2)
+    single = await _run(stage_settings(broker, redis_server, f"{unique}a"), members=1)
+    split = await _run(stage_settings(broker, redis_server, f"{unique}b"), members=2)
     one, two = CrashOutcome(single, []), CrashOutcome(split, [])
     [incident] = [c.incident for c in one.latest.values()]
     assert incident.status is IncidentStatus.RESOLVED

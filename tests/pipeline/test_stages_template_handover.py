@@ -7,78 +7,42 @@ and must not report a template the last owner had seen as new.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
-from correlator.clock import FakeClock
+from tests.pipeline.conftest import SHAPES, memory_member, new_templates, shape_lines, spy
+
 from correlator.config import Settings
 from correlator.ingest.otlp_encode import encode_logs_json
 from correlator.model.message import RawMessage
 from correlator.model.observation import Observation, Signal
-from correlator.model.telemetry import LogRecord
-from correlator.pipeline import build_engine
 from correlator.stages import DetectEngine
 from correlator.store import MemoryStateStore
-from correlator.testing import T0
-from correlator.transport import MemorySink
-from correlator.transport.memory import MemorySource
 
 SETTINGS = Settings.model_validate({"runbooks_dir": None})
 LOGS = SETTINGS.topics.logs
 API, DB = (LOGS, 0), (LOGS, 1)
-SHAPES = {
-    "api": ("GET /cart/{n} served in {n} ms", "cache miss for key {n}", "user {n} logged in"),
-    "db": ("query {n} took {n} ms", "connection {n} reset by peer", "vacuum done on t{n}"),
-}
 
 
 def records(service: str, start_s: int, stop_s: int) -> list[RawMessage]:
     """One logs record a second with a line of each of the service's message shapes; the
     offset is the second, on the service's partition."""
     partition = API[1] if service == "api" else DB[1]
-    out = []
-    for t in range(start_s, stop_s):
-        at = T0 + timedelta(seconds=t)
-        lines = [
-            LogRecord(service=service, observed_at=at, body=shape.format(n=t * 37 % 1000))
-            for shape in SHAPES[service]
-        ]
-        body = encode_logs_json(lines)
-        out.append(RawMessage(LOGS, body, key=service.encode(), partition=partition, offset=t))
-    return out
+    return [
+        RawMessage(
+            LOGS,
+            encode_logs_json(shape_lines(service, t)),
+            key=service.encode(),
+            partition=partition,
+            offset=t,
+        )
+        for t in range(start_s, stop_s)
+    ]
 
 
 async def member(store: MemoryStateStore) -> tuple[DetectEngine, list[Observation]]:
     """A started detect member, and every observation it hands its detectors."""
-    engine = build_engine(
-        SETTINGS,
-        source=MemorySource(),
-        sink=MemorySink(),
-        store=store,
-        clock=FakeClock(T0),
-        scope="detect",
-        engine_class=DetectEngine,
-    )
-    assert isinstance(engine, DetectEngine)
-    await engine.start()
-    seen: list[Observation] = []
-    process = engine.detect.process
-
-    def recording(observations: Sequence[Observation]) -> Any:
-        seen.extend(observations)
-        return process(observations)
-
-    engine.detect.process = recording  # type: ignore[method-assign]
-    return engine, seen
-
-
-def new_templates(observations: list[Observation], service: str) -> list[str]:
-    return [
-        o.detail
-        for o in observations
-        if o.signal is Signal.LOG_NEW_TEMPLATE and o.service == service
-    ]
+    engine = await memory_member(SETTINGS, store)
+    return engine, spy(engine)
 
 
 def template_rates(observations: list[Observation], service: str) -> Counter[tuple[Any, ...]]:
