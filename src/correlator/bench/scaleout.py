@@ -1,6 +1,8 @@
 """Scale-out: the same load through 1 and then 2 detect processes in one consumer group.
 
-Each run has its own topics and key prefix on one embedded broker and Redis: one
+Each run has an embedded broker and Redis of its own, with the same topic names and key
+prefix (as the two set-ups would share one deployment's topics; log template series keys
+name their topic and partition, so other names would make other keys): one
 ``--stage correlate`` process and ``N`` ``--stage detect`` processes
 (``python -m correlator.bench.perf_runner``, the engine of ``correlator run --stage``). Once
 the detect members have split the telemetry partitions, the generated fleet (with one
@@ -112,8 +114,8 @@ async def _one(
     seconds: list[list[LoadRecord]],
     partitions: int,
 ) -> ScaleRun:
-    name = f"so{members}"
-    data = settings_data(bootstrap, redis_url, name, partitions)
+    name = f"so{members}"  # its files; topics and keys are the same in every run
+    data = settings_data(bootstrap, redis_url, "so", partitions)
     settings = Settings.model_validate(data)
     await create_topics(settings)
     await ensure_stage_topics(settings)
@@ -162,12 +164,15 @@ async def _both(args: argparse.Namespace) -> tuple[ScaleRun, ScaleRun]:
     from correlator.config import TopicSettings
 
     seconds = list(load.messages(TopicSettings()))
-    with services(args.work_dir) as (broker, redis, root):
-        single = await _one(1, broker.bootstrap_servers, redis.url, root, seconds, args.partitions)
-        several = await _one(
-            args.members, broker.bootstrap_servers, redis.url, root, seconds, args.partitions
-        )
-    return single, several
+    runs: list[ScaleRun] = []
+    for members in (1, args.members):
+        with services(args.work_dir) as (broker, redis, root):
+            runs.append(
+                await _one(
+                    members, broker.bootstrap_servers, redis.url, root, seconds, args.partitions
+                )
+            )
+    return runs[0], runs[1]
 
 
 def run(args: argparse.Namespace) -> int:
