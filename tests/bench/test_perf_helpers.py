@@ -16,7 +16,7 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from correlator.bench.latency import _first_change
+from correlator.bench.latency import _first_change, _split_line
 from correlator.bench.load import Fault, Load
 from correlator.bench.throughput import _count_events
 from correlator.config import TopicSettings
@@ -126,3 +126,20 @@ def test_a_signalled_bench_stops_its_broker_redis_and_engine_processes(
     while any(_running(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [p for p in pids if _running(p)] == []
+
+
+def test_the_latency_split_line_names_the_floor_of_the_profile_measured() -> None:
+    common = {"fetch_max_wait_s": 0.1, "window_s": 10.0, "tick_s": 0.5, "tick_margin_s": 0.5}
+    deterministic = {
+        **common,
+        "idle_partition_s": 5.0,
+        "waiting_for_event_time_s_mean": 1.0,
+        "after_unblocked_p50_s": 0.58,
+        "after_unblocked_p99_s": 0.73,
+        "poll_timeout_s": 0.2,
+    }
+    live = {**deterministic, "idle_partition_s": 0.0, "waiting_for_event_time_s_mean": None}
+    assert "waiting for event time (" in _split_line(deterministic)
+    assert "1.0s on average" in _split_line(deterministic)
+    assert _split_line(live).startswith("live profile")
+    assert "waiting for event time" not in _split_line(live)
