@@ -24,7 +24,8 @@ import gc
 import logging
 import pickle
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -67,6 +68,19 @@ _MINER_KEY = "logs:template-miner"
 _TICK_POLL_S = 0.02
 _SNAPSHOT_VERSION = 1
 _MAX_EVICTED_PENDING = 10_000
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic collection inside the block (see ``Engine._ingest``)."""
+    paused = gc.isenabled()
+    if paused:
+        gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 @dataclass
@@ -230,20 +244,22 @@ class Engine:
         them and sets off full collections that scan them all (measured: ~40% of the
         engine's CPU at 5,000-record batches), so no collection runs until they are freed.
         """
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
-            decoded = self.decode.process(batch)
+        with _gc_paused():
+            decoded, normalized, events = self._decode_and_add(batch)
             self._advance_watermark(decoded.high_ts)
             if flush and self._high:
                 self.watermark = max(self.watermark, max(self._high.values()))
-            normalized = self.normalize.process(decoded.events, self.watermark, flush=flush)
-            events = len(decoded.events)
-            decoded.events.clear()
-        finally:
-            if paused:
-                gc.enable()
+            normalized = self.normalize.drain(self.watermark, flush, normalized)
+        return decoded, normalized, events
+
+    def _decode_and_add(self, batch: Sequence[RawMessage]) -> tuple[Decoded, Normalized, int]:
+        """Decode ``batch`` and account its events in the open windows; return the decoded
+        batch (its events freed), what needs no window (metric observations, external
+        alerts) and the event count."""
+        decoded = self.decode.process(batch)
+        normalized = self.normalize.add(decoded.events)
+        events = len(decoded.events)
+        decoded.events.clear()
         return decoded, normalized, events
 
     async def flush(self) -> None:
@@ -281,18 +297,15 @@ class Engine:
         for key in owned if self._high else ():  # the wait starts with the first data
             if key[0] in timed and key not in self._high:
                 self._seen.setdefault(key, wall)
-        caught_up = getattr(self.source, "caught_up", None)
-
-        def behind(key: tuple[str, int]) -> bool:
-            return callable(caught_up) and not caught_up(key)
-
         if any(
-            k not in self._high and (wall - self._seen[k] < idle or behind(k))
+            k not in self._high and (wall - self._seen[k] < idle or self._has_backlog(k))
             for k in owned & set(self._seen)
         ):
             return
         active = [
-            ts for key, ts in self._high.items() if wall - self._seen[key] < idle or behind(key)
+            ts
+            for key, ts in self._high.items()
+            if wall - self._seen[key] < idle or self._has_backlog(key)
         ]
         if active:
             self.watermark = max(self.watermark, min(active))
@@ -338,11 +351,14 @@ class Engine:
 
     def _behind(self) -> bool:
         """Whether some owned partition still has records to fetch (a backlog, not silence)."""
-        caught_up = getattr(self.source, "caught_up", None)
         assignment = getattr(self.source, "assignment", None)
-        if not callable(caught_up) or not callable(assignment):
-            return False
-        return not all(caught_up(key) for key in assignment())
+        return callable(assignment) and any(map(self._has_backlog, assignment()))
+
+    def _has_backlog(self, partition: tuple[str, int]) -> bool:
+        """Whether the source says ``partition`` still has records to fetch (a source that
+        cannot tell has none)."""
+        caught_up = getattr(self.source, "caught_up", None)
+        return callable(caught_up) and not caught_up(partition)
 
     def _busy(self) -> bool:
         return bool(self.correlate.open_incidents())

@@ -34,11 +34,9 @@ that crashed loses at most the templates since its last checkpoint, as it loses 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import logging
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from correlator.config import Settings, TopicSettings
@@ -145,25 +143,20 @@ class DetectEngine(Engine):
                 self._check_handed(batch)
             await super().process(batch, flush)
 
-    def _ingest(self, batch: Sequence[RawMessage], flush: bool) -> tuple[Decoded, Normalized, int]:
-        """``Engine._ingest``, with each partition's records normalized as its own origin."""
+    def _decode_and_add(self, batch: Sequence[RawMessage]) -> tuple[Decoded, Normalized, int]:
+        """``Engine._decode_and_add``, with each partition's records as their own origin."""
         decoded, normalized, events = Decoded(), Normalized(), 0
-        with _gc_paused():  # see Engine._ingest
-            for origin, records in _runs(batch):
-                part = self.decode.process(records)
-                added = self.normalize.add(part.events, origin)
-                normalized.observations += added.observations
-                normalized.external_alerts += added.external_alerts
-                events += len(part.events)
-                decoded.dead_letters += part.dead_letters
-                decoded.consumed.update(part.consumed)
-                for key, ts in part.high_ts.items():
-                    decoded.high_ts[key] = max(ts, decoded.high_ts.get(key, ts))
-                part.events.clear()
-            self._advance_watermark(decoded.high_ts)
-            if flush and self._high:
-                self.watermark = max(self.watermark, max(self._high.values()))
-            normalized = self.normalize.drain(self.watermark, flush, normalized)
+        for origin, records in _runs(batch):
+            part = self.decode.process(records)
+            added = self.normalize.add(part.events, origin)
+            normalized.observations += added.observations
+            normalized.external_alerts += added.external_alerts
+            events += len(part.events)
+            decoded.dead_letters += part.dead_letters
+            decoded.consumed.update(part.consumed)
+            for key, ts in part.high_ts.items():
+                decoded.high_ts[key] = max(ts, decoded.high_ts.get(key, ts))
+            part.events.clear()
         return decoded, normalized, events
 
     def _check_handed(self, batch: Sequence[RawMessage]) -> None:
@@ -307,19 +300,6 @@ def _runs(batch: Sequence[RawMessage]) -> list[tuple[tuple[str, int], list[RawMe
             runs.append((key, records))
         records.append(msg)
     return runs
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """No cyclic collection while a batch's events are alive (see ``Engine._ingest``)."""
-    paused = gc.isenabled()
-    if paused:
-        gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
 
 
 @dataclass(frozen=True)
