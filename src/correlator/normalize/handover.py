@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from correlator.normalize.log_templates import LogTemplateMiner, LogTemplateStateError
@@ -113,12 +113,8 @@ class WindowHandover:
     ) -> dict[Partition, LogTemplateMiner]:
         """The saved template miners of ``partitions``; an unreadable one is logged and
         left out (that partition's templates are then first seen again)."""
-        wanted = sorted(partitions)
         found: dict[Partition, LogTemplateMiner] = {}
-        blobs = await self._store.get_many([_miner_key(p) for p in wanted])
-        for partition, blob in zip(wanted, blobs, strict=True):
-            if blob is None:
-                continue
+        for partition, blob in await self._stored(partitions, _miner_key):
             try:
                 found[partition] = LogTemplateMiner.from_bytes(blob)
             except LogTemplateStateError as exc:
@@ -127,12 +123,8 @@ class WindowHandover:
 
     async def load(self, partitions: Iterable[Partition]) -> dict[Partition, HandedWindows]:
         """The entries found for ``partitions``; an unreadable one is logged and left out."""
-        wanted = sorted(partitions)
         found: dict[Partition, HandedWindows] = {}
-        blobs = await self._store.get_many([_key(p) for p in wanted])
-        for partition, blob in zip(wanted, blobs, strict=True):
-            if blob is None:
-                continue
+        for partition, blob in await self._stored(partitions, _key):
             try:
                 found[partition] = _decode(blob)
             except _UNREADABLE as exc:
@@ -142,6 +134,14 @@ class WindowHandover:
                     exc,
                 )
         return found
+
+    async def _stored(
+        self, partitions: Iterable[Partition], key: Callable[[Partition], str]
+    ) -> list[tuple[Partition, bytes]]:
+        """The blobs stored under ``key`` of each of ``partitions`` that has one."""
+        wanted = sorted(partitions)
+        blobs = await self._store.get_many([key(p) for p in wanted])
+        return [(p, blob) for p, blob in zip(wanted, blobs, strict=True) if blob is not None]
 
     async def delete(self, partitions: Iterable[Partition]) -> None:
         """Delete the entries of ``partitions`` (once merged) in one transaction."""

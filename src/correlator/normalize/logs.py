@@ -98,7 +98,7 @@ class LogWindows:
         templates: dict[tuple[str, str], int] = {}
         current = None
         miner, names = self._miner_of(origin)
-        if names is not self._names:
+        if self._own_miner(origin):
             self._mined.add(origin)
         add = miner.add
         errors, warnings = ERROR_SEVERITIES, WARN_SEVERITIES
@@ -147,9 +147,13 @@ class LogWindows:
             self._templates_by_origin[origin] = defaultdict(dict)
         return levels, self._templates_by_origin[origin]
 
+    def _own_miner(self, origin: Origin) -> bool:
+        """Whether ``origin`` mines with a miner of its own (else the shared ``miner``)."""
+        return origin is not None and self.miner_per_origin
+
     def _miner_of(self, origin: Origin) -> tuple[LogTemplateMiner, dict[str, str]]:
         """The miner mining ``origin``'s lines and its id → text names (created if due)."""
-        if origin is None or not self.miner_per_origin:
+        if not self._own_miner(origin):
             return self.miner, self._names
         miner = self._miners.get(origin)
         if miner is None:
@@ -167,7 +171,7 @@ class LogWindows:
     def put_miner(self, origin: Origin, miner: LogTemplateMiner) -> None:
         """Mine ``origin``'s lines with ``miner`` from now on (one taken from another
         instance); do it before merging windows of ``origin`` so their counts find it."""
-        if origin is None or not self.miner_per_origin:
+        if not self._own_miner(origin):
             raise ValueError("only an origin of a miner_per_origin LogWindows has its own miner")
         self._miners[origin] = miner
         self._names_by_origin.setdefault(origin, {})
