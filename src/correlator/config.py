@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -80,6 +80,32 @@ class KafkaSettings(_Section):
         "second",
     )
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    partition_assignor: Literal["roundrobin", "load-aware"] = Field(
+        "roundrobin",
+        description="How a consumer group splits partitions between its members: "
+        "'roundrobin' (aiokafka's, by count) or 'load-aware' (by the records each partition "
+        "brings a second, measured by its owner; the first split is by count, a member that "
+        "has measured for load_window_s asks for one by weight). Every member of a group "
+        "must use the same one",
+    )
+    load_window_s: float = Field(
+        3.0,
+        gt=0,
+        description="load-aware: seconds a partition's arrivals and backlog are measured "
+        "over, and the least time between two rebalances a member asks for",
+    )
+    load_threshold: float = Field(
+        0.1,
+        ge=0,
+        description="load-aware: partitions stay with their owner while the busiest member "
+        "is at most this fraction above the mean load",
+    )
+    load_recheck_s: float = Field(
+        300.0,
+        ge=0,
+        description="load-aware: at most once this often, a member whose load moved more "
+        "than load_threshold away from its planned share asks for a new split (0 = never)",
+    )
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None

@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.coordinator.assignors.abstract import AbstractPartitionAssignor
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from aiokafka.coordinator.protocol import (
+    ConsumerProtocolMemberAssignment,
+    ConsumerProtocolMemberMetadata,
+)
 from aiokafka.errors import KafkaError
 
 from correlator.config import KafkaSettings
 from correlator.errors import TransportError
 from correlator.model.message import RawMessage
+from correlator.transport.assignor import MemberReport, Plan, plan_group
+from correlator.transport.partition_load import PartitionLoad, RejoinPolicy, RejoinReason
 
 __all__ = ["KafkaSink", "KafkaSource", "raw_consume"]
 
@@ -46,15 +55,22 @@ class KafkaSource:
         self._next: dict[tuple[str, int], int] = {}
         self.on_assign: list[Callable[[set[tuple[str, int]]], Awaitable[None]]] = []
         self.on_revoke: list[Callable[[set[tuple[str, int]]], Awaitable[None]]] = []
+        self._group = group_id or settings.group_id
+        self._balance: _Balance | None = None
+        strategy: tuple[Any, ...] = (RoundRobinPartitionAssignor,)
+        if settings.partition_assignor == "load-aware":
+            self._balance = _Balance(settings)
+            strategy = (_LoadAwareAssignor(self._balance),)
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.bootstrap_servers,
-            group_id=group_id or settings.group_id,
+            group_id=self._group,
             client_id=settings.client_id,
             enable_auto_commit=False,
             auto_offset_reset=auto_offset_reset,
             max_partition_fetch_bytes=max(settings.max_message_bytes, 1024 * 1024),
             fetch_max_bytes=64 * 1024 * 1024,
             fetch_max_wait_ms=settings.fetch_max_wait_ms,
+            partition_assignment_strategy=strategy,
             **_security(settings),
         )
 
@@ -119,7 +135,21 @@ class KafkaSource:
                 )
         if not out:
             await self._learn_positions()
+        if self._balance is not None:
+            self._weigh(self._balance)
         return out
+
+    def _weigh(self, balance: _Balance) -> None:
+        """Note each owned partition's end and position; ask to rejoin when the policy says."""
+        now = balance.clock()
+        for tp in self._consumer.assignment():
+            key = (tp.topic, tp.partition)
+            balance.load.observe(key, now, self._consumer.highwater(tp), self._next.get(key))
+        reason = balance.policy.check(balance.load.weights(now), now)
+        if reason is not RejoinReason.NONE:
+            log.info("asking group %s for a new assignment: %s", self._group, reason.value)
+            balance.policy.requested(now)
+            request_rejoin(self._consumer)
 
     async def _learn_positions(self) -> None:
         """Note where owned partitions that have returned nothing yet stand (an empty fetch
@@ -208,6 +238,78 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         got = {(tp.topic, tp.partition) for tp in assigned}
         for callback in self._source.on_assign:
             await callback(got)
+
+
+def request_rejoin(consumer: AIOKafkaConsumer) -> None:
+    """Make ``consumer`` rejoin its group, so the leader assigns partitions again.
+
+    aiokafka 0.14 has no public call for this: it is the group coordinator's
+    ``request_rejoin()`` (private, ``consumer._coordinator``), the one its own metadata
+    watcher uses. tests/transport/test_load_aware_kafka.py fails if that changes.
+    """
+    consumer._coordinator.request_rejoin()
+
+
+class _Balance:
+    """A load-aware member's state: its partitions' weights, its plan, its owned set."""
+
+    def __init__(self, settings: KafkaSettings, clock: Callable[[], float] = time.monotonic):
+        self.clock = clock
+        self.threshold = settings.load_threshold
+        self.load = PartitionLoad(settings.load_window_s)
+        self.policy = RejoinPolicy(
+            settings.load_window_s, settings.load_threshold, settings.load_recheck_s
+        )
+        self.owned: frozenset[tuple[str, int]] = frozenset()
+        self.plan: Plan | None = None
+
+    def report(self) -> MemberReport:
+        return MemberReport(self.owned, self.load.weights(self.clock()))
+
+    def assigned(self, partitions: Iterable[tuple[str, int]], plan: Plan) -> None:
+        self.owned, self.plan = frozenset(partitions), plan
+        self.load.forget(self.owned)
+        self.policy.assigned(plan, self.clock())
+
+
+class _LoadAwareAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
+    """aiokafka's side of ``correlator.transport.assignor``: reports in, plans out."""
+
+    name = "correlator-load-aware"
+
+    def __init__(self, balance: _Balance) -> None:
+        self._balance = balance
+
+    def metadata(self, topics: Iterable[str]) -> Any:
+        report = self._balance.report()
+        return ConsumerProtocolMemberMetadata(0, sorted(topics), report.encode())
+
+    def assign(self, cluster: Any, members: Mapping[str, Any]) -> dict[str, Any]:
+        subscriptions = {m: list(meta.subscription) for m, meta in members.items()}
+        topics = sorted({t for subscribed in subscriptions.values() for t in subscribed})
+        partitions = [(t, p) for t in topics for p in sorted(cluster.partitions_for_topic(t) or ())]
+        reports = {m: MemberReport.decode(meta.user_data) for m, meta in members.items()}
+        plans = plan_group(partitions, subscriptions, reports, self._balance.threshold)
+        out: dict[str, Any] = {}
+        for member, (parts, plan) in plans.items():
+            by_topic: dict[str, list[int]] = {}
+            for topic, partition in parts:
+                by_topic.setdefault(topic, []).append(partition)
+            log.info(
+                "load-aware split: %s gets %d partitions, load %.0f of %.0f",
+                member,
+                len(parts),
+                plan.load,
+                plan.total,
+            )
+            out[member] = ConsumerProtocolMemberAssignment(
+                0, sorted(by_topic.items()), plan.encode()
+            )
+        return out
+
+    def on_assignment(self, assignment: Any) -> None:
+        parts = [(tp.topic, tp.partition) for tp in assignment.partitions()]
+        self._balance.assigned(parts, Plan.decode(assignment.user_data))
 
 
 class KafkaSink:

@@ -1,0 +1,120 @@
+"""The load-aware assignor on the real embedded broker: Tansu relays both user data ways."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import pytest
+
+from correlator.config import KafkaSettings
+from correlator.model import RawMessage
+from correlator.transport.admin import ensure_topics
+from correlator.transport.kafka import KafkaSink, KafkaSource, request_rejoin
+
+pytestmark = pytest.mark.integration
+
+#: Records a 0.1 s tick per partition: any 2-2 split is 400/s against 200/s, the best
+#: split (partition 0 alone) is 300/s each.
+RATES = {0: 30, 1: 10, 2: 10, 3: 10}
+
+
+async def _produce(settings: KafkaSettings, topic: str, stop: asyncio.Event) -> None:
+    async with KafkaSink(settings) as sink:
+        while not stop.is_set():
+            await sink.send(
+                [
+                    RawMessage(topic, b"x" * 100, partition=p)
+                    for p, n in RATES.items()
+                    for _ in range(n)
+                ]
+            )
+            await asyncio.sleep(0.1)
+
+
+async def _consume(source: KafkaSource, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        await source.get_batch(0.1)
+
+
+def _owned(source: KafkaSource) -> set[int]:
+    return {p for _, p in source.assignment()}
+
+
+@pytest.mark.slow
+async def test_two_members_with_a_skewed_load_end_up_split_by_rate(
+    kafka_settings: KafkaSettings, unique: str
+) -> None:
+    topic = f"{unique}-skew"
+    await ensure_topics(kafka_settings, [topic], partitions=4)
+    settings = kafka_settings.model_copy(
+        update={"partition_assignor": "load-aware", "load_window_s": 1.0}
+    )
+    members = [KafkaSource(settings, [topic]) for _ in range(2)]
+    assigned = [0, 0]
+    for i, member in enumerate(members):
+
+        async def count(_: set[tuple[str, int]], i: int = i) -> None:
+            assigned[i] += 1
+
+        member.on_assign.append(count)
+    stop = asyncio.Event()
+    tasks = []
+    try:
+        for member in members:
+            await member.start()
+        tasks = [asyncio.create_task(_consume(m, stop)) for m in members]
+        tasks.append(asyncio.create_task(_produce(settings, topic, stop)))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 45
+        while loop.time() < deadline:
+            plans = [m._balance.plan if m._balance else None for m in members]
+            if all(p is not None and p.members == 2 and not p.assumed for p in plans):
+                break
+            await asyncio.sleep(0.2)
+        settled = list(assigned)
+        await asyncio.sleep(4.0)  # four windows more: no further rebalance
+        owned = [_owned(m) for m in members]
+        plans = [m._balance.plan if m._balance else None for m in members]
+    finally:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await task
+        for member in members:
+            await member.stop()
+    # the leader read every member's measured weights (JoinGroup user data) ...
+    assert sorted(owned, key=len) == [{0}, {1, 2, 3}]
+    # ... and every member read the plan it was sent (SyncGroup user data)
+    for plan, parts in zip(plans, owned, strict=True):
+        assert plan is not None and plan.members == 2 and not plan.assumed
+        assert {p for _, p in plan.weights} == parts
+        assert plan.total == pytest.approx(600.0, rel=0.35)
+        assert plan.load / plan.total == pytest.approx(0.5, abs=0.12)
+    assert assigned == settled
+
+
+async def test_request_rejoin_gets_a_member_a_new_assignment(
+    kafka_settings: KafkaSettings, unique: str
+) -> None:
+    """aiokafka has no public rejoin call: this fails if its private one changes."""
+    topic = f"{unique}-rejoin"
+    await ensure_topics(kafka_settings, [topic], partitions=2)
+    source = KafkaSource(kafka_settings, [topic])
+    assigned: list[set[tuple[str, int]]] = []
+
+    async def note(parts: set[tuple[str, int]]) -> None:
+        assigned.append(parts)
+
+    source.on_assign.append(note)
+    async with source:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 20
+        while not assigned and loop.time() < deadline:
+            await source.get_batch(0.1)
+        assert assigned, "the member never got its first assignment"
+        request_rejoin(source._consumer)
+        while len(assigned) < 2 and loop.time() < deadline:
+            await source.get_batch(0.1)
+    assert len(assigned) == 2
+    assert assigned[1] == {(topic, 0), (topic, 1)}

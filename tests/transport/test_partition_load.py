@@ -1,0 +1,80 @@
+"""Partition weights from arrivals and backlog, and when a member asks to rejoin."""
+
+from __future__ import annotations
+
+import pytest
+
+from correlator.transport.assignor import Plan
+from correlator.transport.partition_load import PartitionLoad, RejoinPolicy, RejoinReason
+
+P0, P1, P2 = ("t", 0), ("t", 1), ("t", 2)
+
+
+def test_weights_follow_arrivals_not_how_fast_a_member_that_is_behind_fetches() -> None:
+    load = PartitionLoad(window_s=2.0)
+    for tick in range(31):  # every 0.1 s for 3 s
+        t = tick / 10
+        # p0 gets 300 records/s, p1 100/s; the member fetches 50/s of each (it is behind)
+        load.observe(P0, t, end=int(300 * t), position=int(50 * t))
+        load.observe(P1, t, end=int(100 * t), position=int(50 * t))
+    weights = load.weights(3.0)
+    assert weights[P0] == pytest.approx(300 + (900 - 150) / 2, rel=0.02)
+    assert weights[P1] == pytest.approx(100 + (300 - 150) / 2, rel=0.02)
+
+
+def test_a_partition_is_weighed_only_after_a_whole_window_and_while_observed() -> None:
+    load = PartitionLoad(window_s=2.0)
+    load.observe(P0, 0.0, end=0, position=0)
+    load.observe(P0, 1.5, end=150, position=150)
+    load.observe(P1, 0.0, end=None, position=None)  # not fetched yet: no end known
+    assert load.weights(1.5) == {}
+    load.observe(P0, 2.0, end=200, position=200)
+    assert load.weights(2.0) == {P0: 100.0}
+    assert load.weights(5.0) == {}  # not observed for a window: stale
+    load.forget([P1])
+    load.observe(P0, 6.0, end=600, position=600)
+    assert load.weights(6.0) == {}  # forgotten: starts over
+
+
+def _policy(recheck_s: float = 0.0) -> RejoinPolicy:
+    return RejoinPolicy(window_s=2.0, threshold=0.1, recheck_s=recheck_s)
+
+
+def test_a_member_asks_once_it_has_measured_what_the_plan_assumed() -> None:
+    policy = _policy()
+    policy.assigned(Plan({P0: 1.0, P1: 1.0}, frozenset({P0, P1}), 3.0, 2), now=10.0)
+    measured = {P0: 300.0, P1: 20.0}
+    assert policy.check(measured, 11.0) is RejoinReason.NONE  # within a window
+    assert policy.check({}, 12.5) is RejoinReason.NONE  # nothing measured yet
+    assert policy.check({P0: 10.0, P1: 5.0}, 12.5) is RejoinReason.NONE  # a trickle
+    assert policy.check(measured, 12.5) is RejoinReason.MEASURED
+    policy.requested(12.5)
+    assert policy.check(measured, 13.0) is RejoinReason.NONE  # not again within a window
+    policy.assigned(Plan(measured, frozenset(), 640.0, 2), now=14.0)
+    assert policy.check(measured, 20.0) is RejoinReason.NONE  # the plan used its weights
+
+
+def test_a_group_of_one_never_rebalances() -> None:
+    policy = _policy(recheck_s=5.0)
+    policy.assigned(Plan({P0: 1.0}, frozenset({P0}), 1.0, 1), now=0.0)
+    assert policy.check({P0: 500.0}, 100.0) is RejoinReason.NONE
+
+
+def test_a_drifted_load_asks_at_most_once_per_recheck() -> None:
+    policy = _policy(recheck_s=30.0)
+    policy.assigned(Plan({P0: 100.0, P1: 100.0}, frozenset(), 400.0, 2), now=0.0)
+    drifted = {P0: 300.0, P1: 100.0}  # 400 of an estimated 600: 0.67 against 0.5 planned
+    close = {P0: 110.0, P1: 100.0}  # 210 of 410: 0.51, within the threshold
+    assert policy.check(drifted, 20.0) is RejoinReason.NONE  # before the recheck time
+    assert policy.check(close, 40.0) is RejoinReason.NONE
+    assert policy.check({P0: 300.0}, 40.0) is RejoinReason.NONE  # P1 not measured yet
+    assert policy.check(drifted, 40.0) is RejoinReason.DRIFTED
+    policy.requested(40.0)
+    assert policy.check(drifted, 60.0) is RejoinReason.NONE
+    assert policy.check(drifted, 70.0) is RejoinReason.DRIFTED
+
+
+def test_without_recheck_a_drift_never_asks() -> None:
+    policy = _policy(recheck_s=0.0)
+    policy.assigned(Plan({P0: 100.0, P2: 100.0}, frozenset(), 400.0, 2), now=0.0)
+    assert policy.check({P0: 900.0, P2: 900.0}, 1000.0) is RejoinReason.NONE
