@@ -446,7 +446,8 @@ class Engine:
         self._evicted.clear()
         self.checkpoints.add_to(writes, {k: self.detect.series[k] for k in self.detect.dirty})
         self.detect.dirty.clear()
-        writes.put(_MINER_KEY, self.miner.to_bytes())
+        if not self.normalize.logs.miner_per_origin:  # else each origin's miner is saved
+            writes.put(_MINER_KEY, self.miner.to_bytes())
         if self.keeps_snapshot:
             self.snapshots.add_to(writes, dumps(self._state(), {"miner": self.miner}), fresh)
         await self.store.write(writes)

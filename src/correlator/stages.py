@@ -26,9 +26,12 @@ member that stops hands its windows over the same way.
 Log templates are mined per source partition on a detect member, and each partition's
 miner moves with its windows (same transaction on release and stop; loaded before the
 windows are merged on assignment), so a moved service keeps its template ids and its
-known templates are not reported as new again. A member has no snapshot: besides on
-release and stop, the miners that changed are written at every checkpoint, so a member
-that crashed loses at most the templates since its last checkpoint, as it loses offsets.
+known templates are not reported as new again.
+
+A member has no snapshot; at every checkpoint it writes each owned partition's open
+windows (at the partition's consumed offset) and the miners that changed, then commits.
+A member that crashes loses nothing: its partitions' next owner resumes at the committed
+offsets, merges the windows written with them (the offsets match) and replays the rest.
 """
 
 from __future__ import annotations
@@ -213,10 +216,10 @@ class DetectEngine(Engine):
         commit; then forget them."""
         async with self._lock:
             await self._hand_over(partitions)
+            self.owned = self.owned - partitions  # the checkpoint writes the others' windows
             await self.checkpoint()
             self.detect.series.clear()
             self.detect.dirty.clear()
-            self.owned = self.owned - partitions
             self._revoked |= partitions
             for key in partitions:
                 self.positions.pop(key, None)
@@ -239,12 +242,24 @@ class DetectEngine(Engine):
                 miners[key] = miner
         await self.handover.save(handed, partitions, miners)
 
+    def _open_windows(self) -> dict[tuple[str, int], HandedWindows]:
+        """Every owned partition's open windows at its consumed offset, left in place."""
+        found: dict[tuple[str, int], HandedWindows] = {}
+        for key in self.owned:
+            windows = self.normalize.peek(key)
+            earlier = self._handed.get(key)
+            position = self.positions.get(key, earlier.position if earlier else None)
+            if windows is not None and position is not None:
+                found[key] = HandedWindows(position, windows)
+        return found
+
     async def _snapshot(self, changes: Sequence[IncidentChange]) -> list[IncidentChange]:
-        """Write the template miners that changed, then snapshot as any engine (before it
-        commits: a member resuming at the committed offsets knows those records' templates)."""
+        """Write every owned partition's open windows and the template miners that changed
+        (one transaction), then snapshot as any engine, which commits: a member that
+        resumes at the committed offsets after this one crashed merges the windows of the
+        records below them and knows their templates."""
         changed = {k: m for k, m in self.normalize.logs.changed_miners().items() if k is not None}
-        if changed:
-            await self.handover.save({}, (), changed)
+        await self.handover.save(self._open_windows(), self.owned, changed)
         return await super()._snapshot(changes)
 
 

@@ -74,3 +74,43 @@ async def test_windows_covering_records_that_will_be_replayed_are_taken_back_out
     await fresh._assigned({SPANS})
     await fresh.process(replay)
     assert series(new) == series(fresh)  # each span counted once
+
+
+async def test_a_member_that_crashed_after_a_checkpoint_leaves_its_windows_to_the_next_owner() -> (
+    None
+):
+    store = MemoryStateStore()
+    crashed, new, alone = await member(store), await member(store), await member(store)
+    await crashed._assigned({SPANS})
+    await crashed.process([record(1, 0), record(2, 1)])
+    await crashed.checkpoint()  # commits offset 2 with the windows of offsets 0 and 1
+    await crashed.process([record(3, 2)])  # then it dies: offset 2 is read again
+    await new._assigned({SPANS})
+    [handed] = new._handed.values()
+    assert handed.position == 2
+    await new.process([record(3, 2), record(4, 3)])
+    await alone._assigned({SPANS})
+    await alone.process([record(1, 0), record(2, 1), record(3, 2), record(4, 3)])
+    assert series(new) == series(alone)
+
+
+async def test_a_checkpoint_keeps_the_open_windows_and_writes_none_for_a_partition_without() -> (
+    None
+):
+    store = MemoryStateStore()
+    engine = await member(store)
+    other = (SPANS[0], 1)
+    await engine._assigned({SPANS, other})
+    await engine.process([record(1, 0)])
+    await engine.checkpoint()
+    assert set(await WindowHandover(store).load([SPANS, other])) == {SPANS}
+    assert engine.normalize.origins() == {SPANS}  # still open here
+
+
+async def test_a_member_checkpoint_leaves_the_shared_template_miner_alone() -> None:
+    store = MemoryStateStore()
+    engine = await member(store)
+    await engine._assigned({SPANS})
+    await engine.process([record(1, 0)])
+    await engine.checkpoint()
+    assert await store.get("logs:template-miner") is None  # its miners are per partition

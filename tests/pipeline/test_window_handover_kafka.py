@@ -107,3 +107,45 @@ async def test_a_partition_moved_mid_window_gives_the_single_members_observation
     cut = [o for o in split if o.ts == window and o.entity in moved]
     assert cut, "the moved service's cut window was observed"
     assert _emitted(split) == _emitted(single)
+
+
+async def test_a_member_that_crashed_leaves_its_windows_to_the_member_that_takes_over(
+    broker: EmbeddedBroker, redis_server: EmbeddedRedis, unique: str
+) -> None:
+    """A checkpoints at second 25 (inside the window [20, 30)), reads on without
+    committing and dies; B resumes at A's committed offsets and replays the rest."""
+    single = await _single(_settings(broker, redis_server, f"{unique}a"))
+    settings = stage_settings(broker, redis_server, f"{unique}c")
+    await prepare_topics(settings)
+    every = all_partitions(settings)
+    crashed = await start_detect(settings)
+    seen_crashed = spy(crashed)
+    committed, uncommitted = _records(settings, 0, 25), _records(settings, 25, 28)
+    try:
+        await until([crashed], lambda: len(crashed.owned) == every, "A owns all")
+        await produce(settings, committed)
+        await until([crashed], lambda: consumed([crashed]) >= len(committed), "A read 0-25")
+        await crashed.checkpoint()
+        before = list(seen_crashed)
+        await produce(settings, uncommitted)
+        total = len(committed) + len(uncommitted)
+        await until([crashed], lambda: consumed([crashed]) >= total, "A read 25-28")
+    finally:  # dies: no hand-over on the revoke, no commit, no snapshot
+        crashed.source.on_revoke.clear()  # type: ignore[attr-defined]
+        await crashed.source.stop()
+        await crashed.sink.stop()
+        await crashed.store.stop()
+    survivor = await start_detect(settings)
+    seen = spy(survivor)
+    try:
+        await until([survivor], lambda: len(survivor.owned) == every, "B owns all")
+        rest = _records(settings, 28, 60)
+        await produce(settings, rest)
+        replayed = len(uncommitted) + len(rest)
+        await until([survivor], lambda: consumed([survivor]) >= replayed, "B read 25-60")
+        await survivor.flush()
+    finally:
+        await survivor.stop()
+    window = T0.timestamp() + 30
+    assert [o for o in before if o.ts == window] == [], "[20, 30) was open at the crash"
+    assert _emitted(before + seen) == _emitted(single)

@@ -200,8 +200,16 @@ class LogWindows:
 
     def take(self, origin: Origin) -> LogCounts | None:
         """Remove the open windows of ``origin`` and return them as plain data (None: none)."""
-        levels = self._levels_by_origin.pop(origin, None) or {}
-        templates = self._templates_by_origin.pop(origin, None) or {}
+        windows = self.peek(origin)
+        self._levels_by_origin.pop(origin, None)
+        self._templates_by_origin.pop(origin, None)
+        return windows
+
+    def peek(self, origin: Origin) -> LogCounts | None:
+        """The open windows of ``origin`` as :meth:`take` returns them, left in place (the
+        data shares lists with them: serialize it before the next :meth:`add_all`)."""
+        levels = self._levels_by_origin.get(origin) or {}
+        templates = self._templates_by_origin.get(origin) or {}
         levels = {bucket: seen for bucket, seen in levels.items() if seen}
         if not levels:
             return None

@@ -208,8 +208,16 @@ class SpanWindows:
 
     def take(self, origin: Origin) -> tuple[SpanCells, EdgeCounts] | None:
         """Remove the open windows of ``origin`` and return them as plain data (None: none)."""
-        cells = self._cells_by_origin.pop(origin, None) or {}
-        edges = self._edges_by_origin.pop(origin, None) or {}
+        windows = self.peek(origin)
+        self._cells_by_origin.pop(origin, None)
+        self._edges_by_origin.pop(origin, None)
+        return windows
+
+    def peek(self, origin: Origin) -> tuple[SpanCells, EdgeCounts] | None:
+        """The open windows of ``origin`` as :meth:`take` returns them, left in place (the
+        data shares lists with them: serialize it before the next :meth:`add_all`)."""
+        cells = self._cells_by_origin.get(origin) or {}
+        edges = self._edges_by_origin.get(origin) or {}
         if not cells and not edges:
             return None
         plain = {

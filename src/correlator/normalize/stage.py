@@ -108,6 +108,12 @@ class NormalizeStage:
         windows = OpenWindows(self.spans.take(origin), self.logs.take(origin))
         return None if windows.spans is None and windows.logs is None else windows
 
+    def peek(self, origin: Origin) -> OpenWindows | None:
+        """``origin``'s open windows as :meth:`take` returns them, left in place (sharing
+        lists with them: serialize them before adding more events)."""
+        windows = OpenWindows(self.spans.peek(origin), self.logs.peek(origin))
+        return None if windows.spans is None and windows.logs is None else windows
+
     def merge(self, origin: Origin, windows: OpenWindows) -> None:
         """Add windows from :meth:`take` to ``origin``'s, as if their events were seen here."""
         if windows.spans is not None:
