@@ -5,7 +5,9 @@ windows those partitions fed (``NormalizeStage.take``) under ``handover:<topic>:
 each with the partition's next offset: the windows hold every record of that partition
 below it. That write is one store transaction made before the member commits its offsets.
 The partition's next owner loads the entries of the partitions it is assigned, merges them
-into its own windows and deletes them (``correlator.stages.DetectEngine``).
+into its own windows and deletes them (``correlator.stages.DetectEngine``). A member also
+writes the entries of every partition it owns at each checkpoint, before committing, so a
+member that crashes leaves its windows at the offsets it committed.
 
 A detect member also mines log templates with one miner per partition
 (``LogWindows.miner_per_origin``), so template ids and first-seen novelty belong to the
