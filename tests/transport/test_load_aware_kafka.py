@@ -14,7 +14,7 @@ from correlator.transport.kafka import KafkaSink, KafkaSource, request_rejoin
 
 pytestmark = pytest.mark.integration
 
-#: Records a 0.1 s tick per partition: any 2-2 split is 400/s against 200/s, the best
+#: Records (of 100 bytes) a 0.1 s tick per partition: any 2-2 split is 400/s against 200/s, the best
 #: split (partition 0 alone) is 300/s each.
 RATES = {0: 30, 1: 10, 2: 10, 3: 10}
 
@@ -89,7 +89,7 @@ async def test_two_members_with_a_skewed_load_end_up_split_by_rate(
     for plan, parts in zip(plans, owned, strict=True):
         assert plan is not None and plan.members == 2 and not plan.assumed
         assert {p for _, p in plan.weights} == parts
-        assert plan.total == pytest.approx(600.0, rel=0.35)
+        assert plan.total == pytest.approx(600 * 100, rel=0.35)  # bytes a second
         assert plan.load / plan.total == pytest.approx(0.5, abs=0.12)
     assert assigned == settled
 

@@ -11,7 +11,7 @@ P0, P1, P2 = ("t", 0), ("t", 1), ("t", 2)
 
 
 def test_weights_follow_arrivals_not_how_fast_a_member_that_is_behind_fetches() -> None:
-    load = PartitionLoad(window_s=2.0)
+    load = PartitionLoad(window_s=2.0)  # no record size known: 1 byte a record
     for tick in range(31):  # every 0.1 s for 3 s
         t = tick / 10
         # p0 gets 300 records/s, p1 100/s; the member fetches 50/s of each (it is behind)
@@ -22,6 +22,21 @@ def test_weights_follow_arrivals_not_how_fast_a_member_that_is_behind_fetches() 
     assert weights[P1] == pytest.approx(100 + (300 - 150) / 2, rel=0.02)
 
 
+def test_weights_are_bytes_a_second_at_each_partitions_own_record_size() -> None:
+    load = PartitionLoad(window_s=1.0)
+    load.fetched(P0, records=10, size=10 * 5000)  # span records: big
+    load.fetched(P1, records=30, size=30 * 500)  # log records: small
+    for tick in range(11):
+        t = tick / 10
+        load.observe(P0, t, end=int(100 * t), position=int(100 * t))
+        load.observe(P1, t, end=int(300 * t), position=int(300 * t))
+        load.observe(P2, t, end=int(100 * t), position=int(100 * t))  # nothing fetched yet
+    weights = load.weights(1.0)
+    assert weights[P0] == pytest.approx(100 * 5000)
+    assert weights[P1] == pytest.approx(300 * 500)
+    assert weights[P2] == pytest.approx(100 * (50_000 + 15_000) / 40)  # mean of all fetched
+
+
 def test_a_partition_is_weighed_only_after_a_whole_window_and_while_observed() -> None:
     load = PartitionLoad(window_s=2.0)
     load.observe(P0, 0.0, end=0, position=0)
@@ -29,7 +44,7 @@ def test_a_partition_is_weighed_only_after_a_whole_window_and_while_observed() -
     load.observe(P1, 0.0, end=None, position=None)  # not fetched yet: no end known
     assert load.weights(1.5) == {}
     load.observe(P0, 2.0, end=200, position=200)
-    assert load.weights(2.0) == {P0: 100.0}
+    assert load.weights(2.0) == {P0: 100.0}  # no record fetched: 1 byte a record
     assert load.weights(5.0) == {}  # not observed for a window: stale
     load.forget([P1])
     load.observe(P0, 6.0, end=600, position=600)
@@ -43,14 +58,14 @@ def _policy(recheck_s: float = 0.0) -> RejoinPolicy:
 def test_a_member_asks_once_it_has_measured_what_the_plan_assumed() -> None:
     policy = _policy()
     policy.assigned(Plan({P0: 1.0, P1: 1.0}, frozenset({P0, P1}), 3.0, 2), now=10.0)
-    measured = {P0: 300.0, P1: 20.0}
+    measured = {P0: 300_000.0, P1: 20_000.0}  # bytes a second
     assert policy.check(measured, 11.0) is RejoinReason.NONE  # within a window
     assert policy.check({}, 12.5) is RejoinReason.NONE  # nothing measured yet
-    assert policy.check({P0: 10.0, P1: 5.0}, 12.5) is RejoinReason.NONE  # a trickle
+    assert policy.check({P0: 4000.0, P1: 2000.0}, 12.5) is RejoinReason.NONE  # a trickle
     assert policy.check(measured, 12.5) is RejoinReason.MEASURED
     policy.requested(12.5)
     assert policy.check(measured, 13.0) is RejoinReason.NONE  # not again within a window
-    policy.assigned(Plan(measured, frozenset(), 640.0, 2), now=14.0)
+    policy.assigned(Plan(measured, frozenset(), 640_000.0, 2), now=14.0)
     assert policy.check(measured, 20.0) is RejoinReason.NONE  # the plan used its weights
 
 

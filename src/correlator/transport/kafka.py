@@ -118,9 +118,13 @@ class KafkaSource:
         except KafkaError as exc:
             raise TransportError(f"fetch failed: {exc}") from exc
         out: list[RawMessage] = []
+        balance = self._balance
         for tp, msgs in records.items():
             if msgs:
                 self._next[(tp.topic, tp.partition)] = msgs[-1].offset + 1
+                if balance is not None:
+                    size = sum(len(rec.value or b"") for rec in msgs)
+                    balance.load.fetched((tp.topic, tp.partition), len(msgs), size)
             for rec in msgs:
                 out.append(
                     RawMessage(
@@ -135,8 +139,8 @@ class KafkaSource:
                 )
         if not out:
             await self._learn_positions()
-        if self._balance is not None:
-            self._weigh(self._balance)
+        if balance is not None:
+            self._weigh(balance)
         return out
 
     def _weigh(self, balance: _Balance) -> None:
