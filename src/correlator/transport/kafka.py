@@ -148,7 +148,7 @@ class KafkaSource:
         now = balance.clock()
         for tp in self._consumer.assignment():
             key = (tp.topic, tp.partition)
-            balance.load.observe(key, now, self._consumer.highwater(tp), self._next.get(key))
+            balance.load.observe(key, now, self._consumer.highwater(tp))
         reason = balance.policy.check(balance.load.weights(now), now)
         if reason is not RejoinReason.NONE:
             log.info("asking group %s for a new assignment: %s", self._group, reason.value)
