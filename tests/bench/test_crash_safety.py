@@ -39,3 +39,34 @@ async def test_sigkilled_engine_loses_and_duplicates_no_incident(tmp_path: Path)
     assert set(reference.act.calls.values()) == {1}
     assert len(crashed.act.executions) == len(reference.act.executions)
     assert compare(reference, crashed) == []
+
+
+async def test_sigkilled_detect_member_of_a_split_engine_loses_and_duplicates_nothing(
+    tmp_path: Path,
+) -> None:
+    """``correlator run --stage detect`` killed mid-window (it checkpoints every 3 s) and
+    restarted, once with Redis, under a correlate process that runs throughout: the
+    restarted member merges the windows written with its last commit."""
+    with (
+        EmbeddedBroker(tmp_path / "broker") as broker,
+        EmbeddedRedis(tmp_path / "redis", persistent=True) as redis,
+    ):
+        reference = await crash_case(
+            "ref", broker, redis, tmp_path, kills=0, pace_s=0.06, stage="detect"
+        )
+        crashed = await crash_case(
+            "crash",
+            broker,
+            redis,
+            tmp_path,
+            kills=3,
+            redis_kill_at=1,
+            seed=1,
+            pace_s=0.06,
+            stage="detect",
+        )
+    assert crashed.kills == 3 and crashed.redis_restarts == 1
+    [incident] = [c.incident for c in reference.latest.values()]
+    assert incident.status is IncidentStatus.RESOLVED
+    assert incident.root_causes[0].entity == "payments-db"
+    assert compare(reference, crashed) == []

@@ -10,6 +10,12 @@ each an engine child process (``python -m correlator.bench.perf_runner``, the en
   fence the dead one); at kill ``--redis-kill-at`` Redis is SIGKILLed too and restarted on
   its AOF (``appendfsync always``).
 
+With ``--stage detect`` the engine is split as ``correlator run --stage`` splits it: the
+killed process is the detect member (checkpointing every few seconds, so kills land
+inside open windows, which it writes with each commit), and one ``--stage correlate``
+process runs throughout (Redis restarts under it; it starts again, as ``correlator run``
+does after a retriable error).
+
 Then the incidents topic (read from the start, latest version per id) and Redis are compared
 with the reference: no incident id missing, none extra, same final version, status, services
 and top root cause; every (id, version) of the reference published with the same contents
@@ -59,6 +65,9 @@ from correlator.transport.kafka import KafkaSink
 
 __all__ = ["CrashOutcome", "add_arguments", "compare", "crash_case", "run"]
 
+#: A split engine's detect member checkpoints this often (wall s) in the crash runs.
+_MEMBER_CHECKPOINT_S = 3.0
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs of the engine")
@@ -66,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pace-s", type=float, default=0.06, help="wall s per simulated s")
     parser.add_argument("--work-dir", default="")
+    parser.add_argument(
+        "--stage",
+        choices=("all", "detect"),
+        default="all",
+        help="all: kill the one engine; detect: kill the detect member of a split engine",
+    )
     parser.add_argument("--json", action="store_true")
 
 
@@ -110,13 +125,16 @@ async def crash_case(
     seed: int = 1,
     pace_s: float = 0.03,
     scenario: Scenario | None = None,
+    stage: str = "all",
 ) -> CrashOutcome:
     """Stream the scenario to an engine and an act worker process, killing both ``kills``
-    times; read results."""
+    times; read results. With ``stage="detect"`` the engine is split (``correlator run
+    --stage``): the detect member is killed, the correlate process runs throughout."""
     with CallRecorder() as recorder:
         outcome = await _streamed(
-            name, broker, redis, work, recorder, kills, redis_kill_at, seed, pace_s, scenario
-        )
+            name, broker, redis, work, recorder, kills, redis_kill_at, seed, pace_s, scenario,
+            stage,
+        )  # fmt: skip
         outcome.act.calls.update(recorder.calls)
     return outcome
 
@@ -132,8 +150,11 @@ async def _streamed(
     seed: int,
     pace_s: float,
     scenario: Scenario | None,
+    stage: str,
 ) -> CrashOutcome:
     data = settings_data(broker.bootstrap_servers, redis.url, name, 2)
+    if stage == "detect":  # checkpoints (windows, offsets) every few seconds, kills between
+        data["detect"] = {"checkpoint_every_s": _MEMBER_CHECKPOINT_S}
     data.update(act_sections(name, work, recorder.url))
     settings = Settings.model_validate(data)
     config = work / f"{name}.yaml"
@@ -156,14 +177,20 @@ async def _streamed(
         done.touch()
 
     producer = asyncio.create_task(produce())
+    detected = work / f"{name}.detected"  # the correlate process stops after the member
+    correlate = None
+    if stage == "detect":
+        with (work / f"{name}-correlate.log").open("ab") as out:
+            correlate = await asyncio.create_subprocess_exec(
+                *_runner(config, detected, "correlate"), stdout=out, stderr=subprocess.STDOUT
+            )
     for attempt in range(kills + 1):
         offset = log.stat().st_size if log.exists() else 0
         env = {**os.environ, "CORRELATOR_KAFKA__CLIENT_ID": f"{name}-member-{attempt}"}
         with log.open("ab") as out:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "correlator.bench.perf_runner", "--config", str(config),
-                "--done-file", str(done), stdout=out, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
+                *_runner(config, done, stage), stdout=out, stderr=subprocess.STDOUT, env=env
+            )
         with (work / f"{name}-act.log").open("ab") as out:
             act = await asyncio.create_subprocess_exec(
                 *act_argv(config), stdout=out, stderr=subprocess.STDOUT, env=env
@@ -191,6 +218,9 @@ async def _streamed(
             outcome.redis_restarts += 1
             outcome.log[-1] += " (and Redis, restarted on its AOF)"
     await producer
+    if correlate is not None:
+        detected.touch()
+        await correlate.wait()
     outcome.changes = await read_changes(settings.kafka, topics.incidents, f"{name}-check")
     async with RedisStateStore(redis.url, settings.redis.key_prefix) as store:
         outcome.stored = await IncidentRepository(store).recent(limit=10_000)
@@ -201,6 +231,12 @@ async def _streamed(
     await act.wait()
     outcome.elapsed_s = time.monotonic() - started
     return outcome
+
+
+def _runner(config: Path, done: Path, stage: str) -> list[str]:
+    """The argv of an engine process (``--stage`` ``stage``) that stops once ``done`` exists."""
+    argv = [sys.executable, "-m", "correlator.bench.perf_runner", "--config", str(config)]
+    return [*argv, "--done-file", str(done), "--stage", stage]
 
 
 def _yaml(data: dict[str, Any]) -> str:
@@ -275,7 +311,9 @@ async def _both(args: argparse.Namespace, root: Path) -> tuple[CrashOutcome, Cra
         EmbeddedBroker(root / "broker") as broker,
         EmbeddedRedis(root / "redis", persistent=True) as redis,
     ):
-        reference = await crash_case("ref", broker, redis, root, kills=0, pace_s=args.pace_s)
+        reference = await crash_case(
+            "ref", broker, redis, root, kills=0, pace_s=args.pace_s, stage=args.stage
+        )
         crashed = await crash_case(
             "crash",
             broker,
@@ -285,6 +323,7 @@ async def _both(args: argparse.Namespace, root: Path) -> tuple[CrashOutcome, Cra
             redis_kill_at=args.redis_kill_at,
             seed=args.seed,
             pace_s=args.pace_s,
+            stage=args.stage,
         )
     return reference, crashed
 

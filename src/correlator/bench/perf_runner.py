@@ -4,7 +4,8 @@ The same engine as ``correlator run`` (Kafka source, Kafka sink, Redis store), p
 ``started`` once its first batch is in and ``consumed N`` as it goes, and it exits by itself
 (after a final flush) once ``--done-file`` exists, nothing has arrived for ``--idle-exit-s`` and
 its partitions have no records left to read (a rebalance can leave a member idle for a while
-with records still waiting).
+with records still waiting). As ``correlator run`` does, it starts the engine again after a
+retriable error (a Redis restart under a correlate process that was not killed with it).
 
     python -m correlator.bench.perf_runner --config engine.yaml --done-file produced.flag
 """
@@ -18,19 +19,35 @@ import time
 from pathlib import Path
 
 from correlator.bench.perf_env import create_topics, new_engine
-from correlator.config import load_settings
-from correlator.errors import TransportError
+from correlator.config import Settings, load_settings
+from correlator.errors import CorrelatorError, TransportError
 from correlator.stages import STAGES, build_stage_engine, ensure_stage_topics
 from correlator.transport.kafka import KafkaSource
 
 __all__ = ["main"]
 
+_RESTART_S = 1.0
+
 
 async def _run(config: Path, done_file: Path, idle_exit_s: float, stage: str = "all") -> int:
+    """Run the engine of ``stage``; like ``correlator run``, start it again after a
+    retriable error (a Redis or broker outage): its state comes back from the store and
+    the committed offsets."""
     settings = load_settings(config)
     await create_topics(settings)
     if stage != "all":
         await ensure_stage_topics(settings)
+    while True:
+        try:
+            return await _serve(settings, done_file, idle_exit_s, stage)
+        except CorrelatorError as exc:
+            if not exc.retriable:
+                raise
+            print(f"engine stopped: {exc}; restarting", flush=True)
+            await asyncio.sleep(_RESTART_S)
+
+
+async def _serve(settings: Settings, done_file: Path, idle_exit_s: float, stage: str) -> int:
     engine = new_engine(settings) if stage == "all" else build_stage_engine(settings, stage)
     assigned = _Assignments()
     hooks = getattr(engine.source, "on_assign", None)
