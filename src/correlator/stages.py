@@ -52,7 +52,7 @@ from correlator.model.message import RawMessage
 from correlator.normalize.handover import HandedWindows, WindowHandover
 from correlator.normalize.log_templates import LogTemplateMiner
 from correlator.normalize.spans import CallEdge
-from correlator.normalize.stage import Normalized
+from correlator.normalize.stage import Normalized, OpenWindows
 from correlator.pipeline import Engine, build_engine
 
 __all__ = [
@@ -206,6 +206,7 @@ class DetectEngine(Engine):
             found = await self.handover.load(partitions)
             for key, handed in found.items():
                 self.normalize.merge(key, handed.windows)
+                self.normalize.lag(key, handed.closed)
                 self._handed[key] = handed
             if found:
                 await self.handover.delete(found)
@@ -232,11 +233,12 @@ class DetectEngine(Engine):
         handed: dict[tuple[str, int], HandedWindows] = {}
         miners: dict[tuple[str, int], LogTemplateMiner] = {}
         for key in partitions:
+            closed = self.normalize.closed_upto(key)
             windows = self.normalize.take(key)
             earlier = self._handed.pop(key, None)
             position = self.positions.get(key, earlier.position if earlier else None)
-            if windows is not None and position is not None:
-                handed[key] = HandedWindows(position, windows)
+            if position is not None:  # with no open window, the closed ones still tell
+                handed[key] = HandedWindows(position, windows or OpenWindows(), closed)
             miner = self.normalize.logs.take_miner(key)
             if miner is not None:
                 miners[key] = miner
@@ -246,11 +248,11 @@ class DetectEngine(Engine):
         """Every owned partition's open windows at its consumed offset, left in place."""
         found: dict[tuple[str, int], HandedWindows] = {}
         for key in self.owned:
-            windows = self.normalize.peek(key)
+            windows = self.normalize.peek(key) or OpenWindows()
             earlier = self._handed.get(key)
             position = self.positions.get(key, earlier.position if earlier else None)
-            if windows is not None and position is not None:
-                found[key] = HandedWindows(position, windows)
+            if position is not None:
+                found[key] = HandedWindows(position, windows, self.normalize.closed_upto(key))
         return found
 
     async def _snapshot(self, changes: Sequence[IncidentChange]) -> list[IncidentChange]:

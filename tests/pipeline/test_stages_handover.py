@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.pipeline.conftest import memory_member
+from tests.pipeline.conftest import memory_member, spy
 
 from correlator.config import Settings
 from correlator.ingest.otlp_encode import encode_spans
 from correlator.model.message import RawMessage
+from correlator.model.observation import Observation
 from correlator.normalize.handover import WindowHandover
 from correlator.stages import DetectEngine
 from correlator.store import MemoryStateStore
-from correlator.testing import span
+from correlator.testing import T0, span
 
 SETTINGS = Settings.model_validate({"runbooks_dir": None})
 SPANS = (SETTINGS.topics.spans, 0)
@@ -114,3 +115,45 @@ async def test_a_member_checkpoint_leaves_the_shared_template_miner_alone() -> N
     await engine.process([record(1, 0)])
     await engine.checkpoint()
     assert await store.get("logs:template-miner") is None  # its miners are per partition
+
+
+def on(partition: int, service: str, at_s: float, offset: int) -> RawMessage:
+    body = encode_spans([span(service, at_s, ms=10 + offset % 7)])
+    return RawMessage(SPANS[0], body, key=service.encode(), partition=partition, offset=offset)
+
+
+def spans_of(service: str, partition: int, start: int, stop: int) -> list[RawMessage]:
+    """One span a second from ``start`` to ``stop``; the offset is the second."""
+    return [on(partition, service, t, t) for t in range(start, stop)]
+
+
+async def test_a_partition_taken_over_from_a_slower_member_loses_no_span_to_closed_windows() -> (
+    None
+):
+    """The slow member has read api's partition to second 25; the fast one has closed its
+    own windows to second 40 when it takes api over: api's seconds 25-40 still count."""
+    store = MemoryStateStore()
+    slow, fast, alone = await member(store), await member(store), await member(MemoryStateStore())
+    other = (SPANS[0], 1)
+    await slow._assigned({SPANS})
+    await slow.process(spans_of("api", 0, 0, 25))
+    await fast._assigned({other})
+    await fast.process(spans_of("db", 1, 0, 60))
+    closed = fast.normalize.spans.closed_upto(None)
+    assert closed is not None and closed * 10 - T0.timestamp() == 30  # [30, 40) emitted
+    await slow.release({SPANS})
+    seen = spy(fast)
+    await fast._assigned({SPANS, other})
+    await fast.process(spans_of("api", 0, 25, 70) + spans_of("db", 1, 60, 70))
+    await fast.flush()
+    assert fast.normalize.spans.late == 0
+    seen_alone = spy(alone)
+    await alone._assigned({SPANS})
+    await alone.process(spans_of("api", 0, 0, 70))
+    await alone.flush()
+
+    def api(observations: list[Observation]) -> Counter[tuple[str, float, float]]:
+        return Counter((o.series, o.ts, o.value) for o in observations if o.entity == "api")
+
+    slow_emitted = T0.timestamp() + 10  # the slow member had emitted the window [0, 10)
+    assert api(seen) == api([o for o in seen_alone if o.ts > slow_emitted])

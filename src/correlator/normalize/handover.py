@@ -23,7 +23,7 @@ entry already counts; that owner drops the entry instead (see
 whatever the offset: it holds which templates exist, not counts, and records replayed
 through it join the templates they made the first time (same ids, nothing new).
 
->>> from correlator.normalize.stage import OpenWindows
+>>> from correlator.normalize.stage import Closed, OpenWindows
 >>> handed = HandedWindows(position=120, windows=OpenWindows(logs=({3: {"api": [1, 0]}}, {})))
 >>> _decode(_encode(handed)) == handed
 True
@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from correlator.normalize.log_templates import LogTemplateMiner, LogTemplateStateError
-from correlator.normalize.stage import OpenWindows
+from correlator.normalize.stage import Closed, OpenWindows
 from correlator.store.base import StateStore, WriteBatch
 
 __all__ = ["HandedWindows", "WindowHandover"]
@@ -63,10 +63,13 @@ _UNREADABLE = (
 
 @dataclass(frozen=True)
 class HandedWindows:
-    """One partition's open windows and the offset they run up to (exclusive)."""
+    """One partition's open windows, the offset they run up to (exclusive) and the last
+    span and log windows its owner had closed (the new owner's partition lags behind
+    its own windows while they are lower: ``NormalizeStage.lag``)."""
 
     position: int
     windows: OpenWindows
+    closed: Closed = (None, None)
 
     def covers(self, first_offset: int) -> bool:
         """Whether a consumer whose first record of the partition is ``first_offset`` may
@@ -170,6 +173,7 @@ def _encode(handed: HandedWindows) -> bytes:
         "position": handed.position,
         "spans": handed.windows.spans,
         "logs": handed.windows.logs,
+        "closed": handed.closed,
     }
     return pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -178,4 +182,6 @@ def _decode(blob: bytes) -> HandedWindows:
     body = pickle.loads(blob)  # our own entries, in our own store
     if body["version"] != _VERSION:
         raise ValueError(f"format {body['version']!r}, this engine reads {_VERSION}")
-    return HandedWindows(int(body["position"]), OpenWindows(body["spans"], body["logs"]))
+    spans, logs = body.get("closed", (None, None))  # absent from entries written before it
+    windows = OpenWindows(body["spans"], body["logs"])
+    return HandedWindows(int(body["position"]), windows, (spans, logs))

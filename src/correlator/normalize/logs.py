@@ -28,7 +28,7 @@ from math import floor
 from correlator.model.observation import Observation, Signal
 from correlator.model.telemetry import LogRecord
 from correlator.normalize.log_templates import LogTemplateMiner
-from correlator.normalize.windows import Origin, closed_buckets
+from correlator.normalize.windows import Lagging, Origin
 
 __all__ = ["ERROR_SEVERITIES", "WARN_SEVERITIES", "LogCounts", "LogWindows", "template_prefix"]
 
@@ -74,6 +74,7 @@ class LogWindows:
         self.watermark = 0.0
         self.late = 0
         self._closed_upto: int | None = None
+        self.lagging = Lagging()
         #: Handed-over template lines dropped: the miner here had no template of that text.
         self.unmatched = 0
         # per origin, window and service: [error lines, warning lines]
@@ -92,7 +93,11 @@ class LogWindows:
 
         ``origin`` is the partition they all came from, if the caller tracks it.
         """
-        window_s, closed_upto, watermark = self.window_s, self._closed_upto, self.watermark
+        window_s, closed_upto, watermark = self.window_s, self.closed_upto(origin), self.watermark
+        if origin in self.lagging.closed:
+            records = list(records)
+            latest = max((r.observed_at.timestamp() for r in records), default=0.0)
+            self.lagging.saw(origin, latest)
         all_levels, all_templates = self._tables(origin)
         levels: dict[str, list[int]] = {}
         templates: dict[tuple[str, str], int] = {}
@@ -203,6 +208,7 @@ class LogWindows:
         windows = self.peek(origin)
         self._levels_by_origin.pop(origin, None)
         self._templates_by_origin.pop(origin, None)
+        self.lagging.stop(origin)
         return windows
 
     def peek(self, origin: Origin) -> LogCounts | None:
@@ -254,18 +260,20 @@ class LogWindows:
     def drain(self, watermark: float | None = None, flush: bool = False) -> list[Observation]:
         """Observations of windows closed by ``watermark``, and new templates since last time."""
         out, self._new = self._new, []
-        buckets = sorted(
-            {b for table in self._levels_by_origin.values() for b, seen in table.items() if seen}
-        )
-        if not flush:
-            mark = self.watermark if watermark is None else watermark
-            buckets = closed_buckets(buckets, mark, self.window_s)
+        per_origin = {
+            origin: [b for b, seen in table.items() if seen]
+            for origin, table in self._levels_by_origin.items()
+        }
+        mark = self.watermark if watermark is None else watermark
+        closing = self.lagging.closing(per_origin, mark, self.window_s, flush)
+        buckets = sorted({b for done in closing.values() for b in done})
         if buckets:
             self._closed_upto = max(buckets[-1], self._closed_upto or buckets[-1])
         w, error_rate, warn_rate = self.window_s, Signal.LOG_ERROR_RATE, Signal.LOG_WARN_RATE
         for bucket in buckets:
             end = (bucket + 1) * w
-            for service, (errors, warnings) in self._pop_levels(bucket).items():
+            origins = {o for o, done in closing.items() if bucket in done}
+            for service, (errors, warnings) in self._pop_levels(bucket, origins).items():
                 out += [
                     Observation(
                         f"{service}|log_error_rate", service, error_rate, errors / w, end, w
@@ -274,7 +282,7 @@ class LogWindows:
                         f"{service}|log_warn_rate", service, warn_rate, warnings / w, end, w
                     ),
                 ]
-            counts, names = self._pop_templates(bucket)
+            counts, names = self._pop_templates(bucket, origins)
             for (service, tid), n in counts.items():
                 out.append(
                     Observation(
@@ -289,9 +297,15 @@ class LogWindows:
                 )
         return out
 
-    def _pop_levels(self, bucket: int) -> dict[str, list[int]]:
-        """Window ``bucket``'s level counts, taken out of every origin and added up."""
-        parts = [t.pop(bucket) for t in self._levels_by_origin.values() if bucket in t]
+    def closed_upto(self, origin: Origin) -> int | None:
+        """The last window closed for ``origin``'s lines (its own while it lags)."""
+        return self.lagging.closed.get(origin, self._closed_upto)
+
+    def _pop_levels(self, bucket: int, origins: set[Origin]) -> dict[str, list[int]]:
+        """Window ``bucket``'s level counts, taken out of ``origins`` and added up."""
+        parts = [
+            t.pop(bucket) for o, t in self._levels_by_origin.items() if o in origins and bucket in t
+        ]
         if len(parts) == 1:
             return parts[0]
         merged: dict[str, list[int]] = {}
@@ -302,11 +316,17 @@ class LogWindows:
                 counts[1] += warnings
         return merged
 
-    def _pop_templates(self, bucket: int) -> tuple[dict[tuple[str, str], int], Mapping[str, str]]:
-        """Window ``bucket``'s template counts, taken out of every origin and added up, and
+    def _pop_templates(
+        self, bucket: int, origins: set[Origin]
+    ) -> tuple[dict[tuple[str, str], int], Mapping[str, str]]:
+        """Window ``bucket``'s template counts, taken out of ``origins`` and added up, and
         the text of each template id (an origin's own miner's ids get the origin's prefix)."""
         own = self._names_by_origin
-        parts = [(o, t.pop(bucket)) for o, t in self._templates_by_origin.items() if bucket in t]
+        parts = [
+            (o, t.pop(bucket))
+            for o, t in self._templates_by_origin.items()
+            if o in origins and bucket in t
+        ]
         if len(parts) == 1 and parts[0][0] not in own:
             return parts[0][1], self._names
         merged: dict[tuple[str, str], int] = {}

@@ -23,7 +23,7 @@ import numpy as np
 
 from correlator.model.observation import Observation, Signal
 from correlator.model.telemetry import SpanKind, SpanRecord, SpanRow
-from correlator.normalize.windows import Origin, closed_buckets
+from correlator.normalize.windows import Lagging, Origin
 
 __all__ = ["CallEdge", "EdgeCounts", "SpanCells", "SpanWindows"]
 
@@ -99,6 +99,7 @@ class SpanWindows:
         self.watermark = 0.0
         self.late = 0
         self._closed_upto: int | None = None
+        self.lagging = Lagging()
         # per origin, then per window: entity → cell, and (caller, callee) → calls
         self._cells_by_origin: dict[Origin, dict[int, dict[str, _Cell]]] = {}
         self._edges_by_origin: dict[Origin, dict[int, dict[tuple[str, str], int]]] = {}
@@ -117,8 +118,11 @@ class SpanWindows:
         partition they all came from, if the caller tracks it.
         """
         window_s, watermark = self.window_s, self.watermark
-        closed_upto = self._closed_upto
+        closed_upto = self.closed_upto(origin)
         lowest = -(2**62) if closed_upto is None else closed_upto  # buckets at or below: late
+        if origin in self.lagging.closed:
+            spans = list(spans)
+            self.lagging.saw(origin, max((_end_of(s) for s in spans), default=0.0))
         all_cells, all_edges = self._tables(origin)
         seen, waiting = self._span_service, self._orphans
         seen_size, waiting_size = seen.size, waiting.size
@@ -211,6 +215,7 @@ class SpanWindows:
         windows = self.peek(origin)
         self._cells_by_origin.pop(origin, None)
         self._edges_by_origin.pop(origin, None)
+        self.lagging.stop(origin)
         return windows
 
     def peek(self, origin: Origin) -> tuple[SpanCells, EdgeCounts] | None:
@@ -265,28 +270,35 @@ class SpanWindows:
         ``watermark`` defaults to the latest span end seen; with several partitions the
         engine passes the lowest of their latest times, so no partition's data comes late.
         """
-        buckets = sorted(
-            {b for table in self._cells_by_origin.values() for b in table}
-            | {b for table in self._edges_by_origin.values() for b in table}
-        )
-        if not flush:
-            mark = self.watermark if watermark is None else watermark
-            buckets = closed_buckets(buckets, mark, self.window_s)
+        per_origin: dict[Origin, set[int]] = {}
+        for tables in (self._cells_by_origin, self._edges_by_origin):
+            for origin, table in tables.items():
+                per_origin.setdefault(origin, set()).update(table)
+        mark = self.watermark if watermark is None else watermark
+        closing = self.lagging.closing(per_origin, mark, self.window_s, flush)
+        buckets = sorted({b for done in closing.values() for b in done})
         if buckets:
             self._closed_upto = max(buckets[-1], self._closed_upto or buckets[-1])
         observations: list[Observation] = []
         edges: list[CallEdge] = []
         for bucket in buckets:
             end = (bucket + 1) * self.window_s
-            for entity, cell in self._pop_cells(bucket).items():
+            origins = {o for o, done in closing.items() if bucket in done}
+            for entity, cell in self._pop_cells(bucket, origins).items():
                 observations.extend(self._observe(entity, cell, end))
-            for (caller, callee), count in self._pop_edges(bucket).items():
+            for (caller, callee), count in self._pop_edges(bucket, origins).items():
                 edges.append(CallEdge(caller, callee, count, end))
         return observations, edges
 
-    def _pop_cells(self, bucket: int) -> dict[str, _Cell]:
-        """Window ``bucket``'s cells, taken out of every origin and merged."""
-        parts = [t.pop(bucket) for t in self._cells_by_origin.values() if bucket in t]
+    def closed_upto(self, origin: Origin) -> int | None:
+        """The last window closed for ``origin``'s records (its own while it lags)."""
+        return self.lagging.closed.get(origin, self._closed_upto)
+
+    def _pop_cells(self, bucket: int, origins: set[Origin]) -> dict[str, _Cell]:
+        """Window ``bucket``'s cells, taken out of ``origins`` and merged."""
+        parts = [
+            t.pop(bucket) for o, t in self._cells_by_origin.items() if o in origins and bucket in t
+        ]
         if len(parts) == 1:
             return parts[0]
         merged: dict[str, _Cell] = {}
@@ -299,9 +311,11 @@ class SpanWindows:
                     into.absorb(cell.count, cell.errors, cell.durations)
         return merged
 
-    def _pop_edges(self, bucket: int) -> dict[tuple[str, str], int]:
-        """Window ``bucket``'s calls, taken out of every origin and added up."""
-        parts = [t.pop(bucket) for t in self._edges_by_origin.values() if bucket in t]
+    def _pop_edges(self, bucket: int, origins: set[Origin]) -> dict[tuple[str, str], int]:
+        """Window ``bucket``'s calls, taken out of ``origins`` and added up."""
+        parts = [
+            t.pop(bucket) for o, t in self._edges_by_origin.items() if o in origins and bucket in t
+        ]
         if len(parts) == 1:
             return parts[0]
         merged: dict[tuple[str, str], int] = {}
@@ -330,3 +344,8 @@ class SpanWindows:
             Observation(f"{entity}|latency_p50", entity, Signal.LATENCY_P50, float(p50), ts, w),
             Observation(f"{entity}|latency_p99", entity, Signal.LATENCY_P99, float(p99), ts, w),
         ]
+
+
+def _end_of(span: SpanRecord | SpanRow) -> float:
+    """A span's end time (its window's time)."""
+    return (span if type(span) is SpanRow else SpanRow.of(span))[0]  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from correlator.normalize.metrics import metric_observation
 from correlator.normalize.spans import CallEdge, EdgeCounts, SpanCells, SpanWindows
 from correlator.normalize.windows import Origin
 
-__all__ = ["NormalizeStage", "Normalized", "OpenWindows"]
+__all__ = ["Closed", "NormalizeStage", "Normalized", "OpenWindows"]
 
 
 @dataclass
@@ -28,6 +28,10 @@ class Normalized:
     observations: list[Observation] = field(default_factory=list)
     edges: list[CallEdge] = field(default_factory=list)
     external_alerts: list[AlertEvent] = field(default_factory=list)
+
+
+Closed = tuple[int | None, int | None]
+"""The last span window and log window closed (None: none yet)."""
 
 
 @dataclass
@@ -113,6 +117,17 @@ class NormalizeStage:
         lists with them: serialize them before adding more events)."""
         windows = OpenWindows(self.spans.peek(origin), self.logs.peek(origin))
         return None if windows.spans is None and windows.logs is None else windows
+
+    def closed_upto(self, origin: Origin) -> Closed:
+        """The last span and log windows closed for ``origin``'s records."""
+        return self.spans.closed_upto(origin), self.logs.closed_upto(origin)
+
+    def lag(self, origin: Origin, closed: Closed) -> None:
+        """Take ``origin`` over from an owner that had closed its windows up to ``closed``
+        (``closed_upto`` there): where this instance has closed more, ``origin`` lags (see
+        ``correlator.normalize.windows.Lagging``)."""
+        self.spans.lagging.start(origin, closed[0], self.spans.closed_upto(None))
+        self.logs.lagging.start(origin, closed[1], self.logs.closed_upto(None))
 
     def merge(self, origin: Origin, windows: OpenWindows) -> None:
         """Add windows from :meth:`take` to ``origin``'s, as if their events were seen here."""

@@ -5,13 +5,20 @@ when the caller does not say). Draining merges the origins of a window, so the s
 changes no observation; it lets a detect member hand the open windows of the partitions
 it gives up to their next owner (``SpanWindows.take`` / ``merge``, ``LogWindows`` alike,
 ``correlator.normalize.handover``).
+
+An origin taken over from behind (its old owner had closed fewer windows than this
+instance) is *lagging* (:class:`Lagging`): its records are late only against the windows
+its old owner closed, and its windows close by its own progress as well as the watermark,
+until it has caught up; so a partition moved from a slower member loses no record to
+windows the faster member had already closed.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 
-__all__ = ["Origin", "bucket_of", "closed_buckets"]
+__all__ = ["Lagging", "Origin", "bucket_of", "closed_buckets"]
 
 Origin = tuple[str, int] | None
 """The ``(topic, partition)`` an open window's records came from (None: not tracked)."""
@@ -33,3 +40,65 @@ def closed_buckets(open_buckets: list[int], watermark: float, window_s: float) -
     [1, 2]
     """
     return sorted(b for b in open_buckets if (b + 2) * window_s <= watermark)
+
+
+class Lagging:
+    """The lagging origins of one window table: the last window each one's old owner
+    closed, and the latest event time seen from it here."""
+
+    def __init__(self) -> None:
+        self.closed: dict[Origin, int | None] = {}
+        self.high: dict[Origin, float] = {}
+
+    def start(self, origin: Origin, closed: int | None, here: int | None) -> None:
+        """Take ``origin`` over with its old owner's last closed window ``closed``; it
+        lags only when this instance has closed more (``here``)."""
+        if here is not None and (closed is None or closed < here):
+            self.closed[origin] = closed
+            self.high.setdefault(origin, 0.0)
+
+    def stop(self, origin: Origin) -> None:
+        """``origin`` closes by the watermark from now on (caught up, idle, or gone)."""
+        self.closed.pop(origin, None)
+        self.high.pop(origin, None)
+
+    def saw(self, origin: Origin, latest: float) -> None:
+        if latest > self.high[origin]:
+            self.high[origin] = latest
+
+    def closing(
+        self,
+        buckets: Mapping[Origin, Iterable[int]],
+        watermark: float,
+        window_s: float,
+        flush: bool,
+    ) -> dict[Origin, list[int]]:
+        """The buckets each origin closes now: by ``watermark``, a lagging one also by its
+        own latest time (all if ``flush``); a lagging one that has caught up stops lagging.
+
+        >>> lag = Lagging()
+        >>> lag.start(("t", 1), closed=2, here=5)
+        >>> lag.saw(("t", 1), 55.0)
+        >>> open_buckets = {None: [6], ("t", 1): [3, 4, 5]}
+        >>> lag.closing(open_buckets, watermark=80.0, window_s=10.0, flush=False)
+        {None: [6], ('t', 1): [3]}
+        >>> lag.closed
+        {('t', 1): 3}
+        """
+        out: dict[Origin, list[int]] = {}
+        for origin, own in buckets.items():
+            ordered = sorted(own)
+            if flush:
+                out[origin] = ordered
+                continue
+            horizon = watermark
+            if origin in self.closed:
+                horizon = min(watermark, self.high[origin])
+            out[origin] = closed_buckets(ordered, horizon, window_s)
+        for origin in list(self.closed):
+            done = out.get(origin)
+            if done:
+                self.closed[origin] = max(done[-1], self.closed[origin] or done[-1])
+            if flush or self.high[origin] >= watermark:
+                self.stop(origin)
+        return out
