@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from correlator.bench.latency import _first_change, _split_line
 from correlator.bench.load import Fault, Load
+from correlator.bench.perf_runner import _appears
 from correlator.bench.throughput import _count_events
 from correlator.config import TopicSettings
 from correlator.ingest.decode_stage import DecodeStage
@@ -143,3 +145,12 @@ def test_the_latency_split_line_names_the_floor_of_the_profile_measured() -> Non
     assert "1.0s on average" in _split_line(deterministic)
     assert _split_line(live).startswith("live profile")
     assert "waiting for event time" not in _split_line(live)
+
+
+async def test_a_gated_engine_process_waits_for_its_start_file(tmp_path: Path) -> None:
+    start = tmp_path / "go"
+    waiting = asyncio.create_task(_appears(start))
+    await asyncio.sleep(0.2)
+    assert not waiting.done()
+    start.touch()
+    await asyncio.wait_for(waiting, 2.0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import sys
 import time
 from pathlib import Path
@@ -29,7 +30,13 @@ __all__ = ["main"]
 _RESTART_S = 1.0
 
 
-async def _run(config: Path, done_file: Path, idle_exit_s: float, stage: str = "all") -> int:
+async def _run(
+    config: Path,
+    done_file: Path,
+    idle_exit_s: float,
+    stage: str = "all",
+    start_file: Path | None = None,
+) -> int:
     """Run the engine of ``stage``; like ``correlator run``, start it again after a
     retriable error (a Redis or broker outage): its state comes back from the store and
     the committed offsets."""
@@ -39,7 +46,7 @@ async def _run(config: Path, done_file: Path, idle_exit_s: float, stage: str = "
         await ensure_stage_topics(settings)
     while True:
         try:
-            return await _serve(settings, done_file, idle_exit_s, stage)
+            return await _serve(settings, done_file, idle_exit_s, stage, start_file)
         except CorrelatorError as exc:
             if not exc.retriable:
                 raise
@@ -47,13 +54,17 @@ async def _run(config: Path, done_file: Path, idle_exit_s: float, stage: str = "
             await asyncio.sleep(_RESTART_S)
 
 
-async def _serve(settings: Settings, done_file: Path, idle_exit_s: float, stage: str) -> int:
+async def _serve(
+    settings: Settings, done_file: Path, idle_exit_s: float, stage: str, start_file: Path | None
+) -> int:
     engine = new_engine(settings) if stage == "all" else build_stage_engine(settings, stage)
     assigned = _Assignments()
     hooks = getattr(engine.source, "on_assign", None)
     if isinstance(hooks, list):
         hooks.append(assigned.record)
     await engine.start()
+    if start_file is not None:
+        await _appears(start_file)  # in the group (assigned, heartbeating), not reading yet
     seen, idle_since, reported = 0, time.monotonic(), 0.0
     first = last = 0.0
     try:
@@ -112,14 +123,25 @@ def _exists(path: Path) -> bool:
     return path.exists()
 
 
+async def _appears(path: Path) -> None:
+    """Return once ``path`` exists (another process creates it: polled)."""
+    for _ in itertools.count():
+        if _exists(path):
+            return
+        await asyncio.sleep(0.05)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m correlator.bench.perf_runner")
     parser.add_argument("--config", required=True)
     parser.add_argument("--done-file", required=True)
     parser.add_argument("--idle-exit-s", type=float, default=6.0)
     parser.add_argument("--stage", choices=STAGES, default="all")
+    parser.add_argument("--start-file", help="join the group, then read only once it exists")
     args = parser.parse_args(argv)
-    return asyncio.run(_run(Path(args.config), Path(args.done_file), args.idle_exit_s, args.stage))
+    start = Path(args.start_file) if args.start_file else None
+    done = Path(args.done_file)
+    return asyncio.run(_run(Path(args.config), done, args.idle_exit_s, args.stage, start))
 
 
 if __name__ == "__main__":

@@ -6,12 +6,14 @@ name their topic and partition, so other names would make other keys): one
 ``--stage correlate`` process and ``N`` ``--stage detect`` processes
 (``python -m correlator.bench.perf_runner``, the engine of ``correlator run --stage``). Once
 the detect members have split the telemetry partitions, the generated fleet (with one
-fault, so there is an incident to compare) is produced as fast as the broker takes it.
-The rate is records (and events) per second over the detect group, from its first batch to
-its last; the speed-up is the 2-member rate over the 1-member rate. A member exits once the
-load is produced, it has been idle for a few seconds and it has nothing left to read. The
-incidents topic of the 2-member run is then compared with the 1-member run's: same ids,
-final versions, status, services and top root cause.
+fault, so there is an incident to compare) is produced as fast as the broker takes it,
+and then the members start reading (``--start-file``): the producer, a Python process
+too, would otherwise take one of the two cores while they work, and a deployment's
+producers are not on its engine's machine. The rate is records (and events) per second
+over the detect group, from its first batch to its last; the speed-up is the 2-member
+rate over the 1-member rate. A member exits once it has been idle for a few seconds and
+it has nothing left to read. The incidents topic of the 2-member run is then compared
+with the 1-member run's: same ids, final versions, status, services and top root cause.
 
 The speed-up is bounded by how the keys split: telemetry is keyed by service, and with the
 default round-robin assignor and the same even partition count on every topic, two members
@@ -19,12 +21,10 @@ split the services by the parity of their key hash whatever that count is; for t
 fleet the larger half carries about 56% of the events, so 1.77x at best.
 
 ``--assignor load-aware`` (``kafka.partition_assignor``) splits by measured bytes a second
-instead: the first split is still by count (the members join before the load exists), and
-after ``load_window_s`` of load the members rejoin and split 50/50 by bytes. Measured on
-a loaded box it did not help yet: the partitions that move mid-load make the receiving
-member count thousands of log records as late (``late=(0, 2635, 0)``), so incidents
-differ from the single-process run, and the run was 0.79x-1.1x. It stays off here until
-a moved partition's log records are not late.
+instead, once the members have measured them: the first split is still by count, and
+with the whole load produced before the members read there are no arrivals to measure,
+so here it splits as round robin does. Partitions it moves mid-load lose no record (a
+partition taken over from a slower member lags: ``correlator.normalize.windows``).
 
     python -m correlator.bench.scaleout            # or: correlator bench scaleout
 """
@@ -102,9 +102,13 @@ def _with_fault(load: Load) -> Load:
     return load
 
 
-def _spawn(config: Path, done: Path, log: Path, stage: str) -> subprocess.Popen[bytes]:
+def _spawn(
+    config: Path, done: Path, log: Path, stage: str, start: Path | None = None
+) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "correlator.bench.perf_runner", "--config", str(config)]
     argv += ["--done-file", str(done), "--stage", stage, "--idle-exit-s", "4"]
+    if start is not None:
+        argv += ["--start-file", str(start)]
     return spawn(argv, log)
 
 
@@ -142,7 +146,8 @@ async def _one(
     config.write_text(yaml.safe_dump(json.loads(json.dumps(data, default=str))))
     detected = work / f"{name}.detected"  # the correlate process stops after the members
     logs = [work / f"{name}-detect-{i}.log" for i in range(members)]
-    procs = [_spawn(config, done, log, "detect") for log in logs]
+    start = work / f"{name}.start"  # the members read once the load is all produced
+    procs = [_spawn(config, done, log, "detect", start) for log in logs]
     procs.append(_spawn(config, detected, work / f"{name}-correlate.log", "correlate"))
     try:
         await _split(logs, len(settings.topics.decoders()) * partitions)
@@ -157,6 +162,7 @@ async def _one(
             for second in seconds
         ]  # fmt: skip
         produced = await produce(settings, retargeted)
+        start.touch()
         done.touch()
         for proc in procs[:-1]:
             await asyncio.to_thread(proc.wait, 900)
