@@ -11,7 +11,8 @@ and then the members start reading (``--start-file``): the producer, a Python pr
 too, would otherwise take one of the two cores while they work, and a deployment's
 producers are not on its engine's machine. The rate is records (and events) per second
 over the detect group, from its first batch to its last; the speed-up is the 2-member
-rate over the 1-member rate. A member exits once it has been idle for a few seconds and
+rate over the 1-member rate, the median over ``--pairs`` alternated pairs (this box's
+noise moves one run by ±20%). A member exits once it has been idle for a few seconds and
 it has nothing left to read. The incidents topic of the 2-member run is then compared
 with the 1-member run's: same ids, final versions, status, services and top root cause.
 
@@ -36,6 +37,7 @@ import asyncio
 import dataclasses
 import json
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -69,6 +71,9 @@ _ASSIGNED = re.compile(rb"assigned (\d+)")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_load_arguments(parser, seconds=300)
     parser.add_argument("--members", type=int, default=2, help="detect processes to compare")
+    parser.add_argument(
+        "--pairs", type=int, default=3, help="1-member and N-member runs, alternated (median)"
+    )
     parser.add_argument(
         "--assignor",
         choices=["roundrobin", "load-aware"],
@@ -134,8 +139,9 @@ async def _one(
     seconds: list[list[LoadRecord]],
     partitions: int,
     assignor: str,
+    pair: int = 0,
 ) -> ScaleRun:
-    name = f"so{members}"  # its files; topics and keys are the same in every run
+    name = f"so{members}-{pair}"  # its files; topics and keys are the same in every run
     data = settings_data(
         bootstrap, redis_url, "so", partitions, kafka={"partition_assignor": assignor}
     )
@@ -186,53 +192,71 @@ async def _one(
     return ScaleRun(members, records, produced.events, last - first, outcome, shares)
 
 
-async def _both(args: argparse.Namespace) -> tuple[ScaleRun, ScaleRun]:
+async def _pairs(args: argparse.Namespace) -> list[tuple[ScaleRun, ScaleRun]]:
+    """``--pairs`` runs of 1 then ``--members`` members on the same generated load."""
     load = _with_fault(load_from_args(args))
     from correlator.config import TopicSettings
 
     seconds = list(load.messages(TopicSettings()))
-    runs: list[ScaleRun] = []
-    for members in (1, args.members):
-        with services(args.work_dir) as (broker, redis, root):
-            runs.append(
-                await _one(
-                    members,
-                    broker.bootstrap_servers,
-                    redis.url,
-                    root,
-                    seconds,
-                    args.partitions,
-                    args.assignor,
+    pairs: list[tuple[ScaleRun, ScaleRun]] = []
+    for pair in range(args.pairs):
+        runs: list[ScaleRun] = []
+        for members in (1, args.members):
+            with services(args.work_dir) as (broker, redis, root):
+                runs.append(
+                    await _one(
+                        members,
+                        broker.bootstrap_servers,
+                        redis.url,
+                        root,
+                        seconds,
+                        args.partitions,
+                        args.assignor,
+                        pair,
+                    )
                 )
-            )
-    return runs[0], runs[1]
+        pairs.append((runs[0], runs[1]))
+    return pairs
 
 
 def run(args: argparse.Namespace) -> int:
-    single, several = asyncio.run(_both(args))
-    problems = [p for p in compare(single.outcome, several.outcome) if "Redis" not in p]
-    speedup = several.events_per_s / single.events_per_s if single.events_per_s else 0.0
+    pairs = asyncio.run(_pairs(args))
+    reference = pairs[0][0].outcome
+    problems = sorted(
+        {
+            p
+            for single, several in pairs
+            for outcome in (single.outcome, several.outcome)
+            for p in compare(reference, outcome)
+            if "Redis" not in p
+        }
+    )
+    speedups = [b.events_per_s / a.events_per_s if a.events_per_s else 0.0 for a, b in pairs]
+    speedup = statistics.median(speedups)
+    members = pairs[0][1].members
     lines = [
-        f"1 detect process:  {single.records} records, {single.events_per_s:,.0f} events/s "
-        f"({single.seconds:.1f}s), {len(single.outcome.latest)} incident(s)",
-        f"{several.members} detect processes: {several.records} records, "
-        f"{several.events_per_s:,.0f} events/s ({several.seconds:.1f}s), "
-        f"{len(several.outcome.latest)} incident(s); records per member "
-        + " / ".join(f"{s:.0%}" for s in several.shares)
-        + f" ({args.assignor})",
-        f"speed-up: {speedup:.2f}x (target >= 1.7x on 2 cores)",
+        f"pair {i + 1}: 1 detect process {a.events_per_s:,.0f} events/s ({a.seconds:.1f}s), "
+        f"{b.members} detect processes {b.events_per_s:,.0f} events/s ({b.seconds:.1f}s): "
+        f"{s:.2f}x; records per member " + " / ".join(f"{x:.0%}" for x in b.shares)
+        for i, ((a, b), s) in enumerate(zip(pairs, speedups, strict=True))
+    ]
+    lines += [
+        f"{pairs[0][0].records} records, {len(reference.latest)} incident(s), "
+        f"assignor {args.assignor}",
+        f"speed-up: {speedup:.2f}x, median of {len(pairs)} pair(s) (target >= 1.7x on 2 cores)",
         "incidents: "
-        + ("identical to the single-process run" if not problems else "DIFFER")
+        + ("identical in every run" if not problems else "DIFFER")
         + "".join(f"\n  {p}" for p in problems),
     ]
     result: dict[str, Any] = {
         "assignor": args.assignor,
-        "members": several.members,
-        "events_per_s_1": round(single.events_per_s),
-        f"events_per_s_{several.members}": round(several.events_per_s),
+        "members": members,
+        "events_per_s_1": round(statistics.median(a.events_per_s for a, _ in pairs)),
+        f"events_per_s_{members}": round(statistics.median(b.events_per_s for _, b in pairs)),
         "speedup": round(speedup, 3),
-        "shares": several.shares,
-        "incidents": len(single.outcome.latest),
+        "speedups": [round(x, 3) for x in speedups],
+        "shares": pairs[0][1].shares,
+        "incidents": len(reference.latest),
         "incidents_identical": not problems,
         "problems": problems,
     }
