@@ -354,4 +354,5 @@ class LogWindows:
         for name in ("_miners", "_names_by_origin"):
             state.setdefault(name, {})
         state.setdefault("_mined", set())
+        state.setdefault("lagging", Lagging())  # snapshots written before origins lagged
         self.__dict__.update(state)

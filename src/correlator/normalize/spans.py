@@ -329,6 +329,7 @@ class SpanWindows:
         if "_cells" in state:
             state["_cells_by_origin"] = {None: state.pop("_cells")}
             state["_edges_by_origin"] = {None: state.pop("_edges")}
+        state.setdefault("lagging", Lagging())  # snapshots written before origins lagged
         self.__dict__.update(state)
 
     def _observe(self, entity: str, cell: _Cell, ts: float) -> list[Observation]:
