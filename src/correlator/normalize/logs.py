@@ -266,13 +266,12 @@ class LogWindows:
         }
         mark = self.watermark if watermark is None else watermark
         closing = self.lagging.closing(per_origin, mark, self.window_s, flush)
-        buckets = sorted({b for done in closing.values() for b in done})
-        if buckets:
-            self._closed_upto = max(buckets[-1], self._closed_upto or buckets[-1])
+        if closing:
+            last = closing[-1][0]
+            self._closed_upto = max(last, self._closed_upto or last)
         w, error_rate, warn_rate = self.window_s, Signal.LOG_ERROR_RATE, Signal.LOG_WARN_RATE
-        for bucket in buckets:
+        for bucket, origins in closing:
             end = (bucket + 1) * w
-            origins = {o for o, done in closing.items() if bucket in done}
             for service, (errors, warnings) in self._pop_levels(bucket, origins).items():
                 out += [
                     Observation(

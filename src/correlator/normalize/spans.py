@@ -276,14 +276,13 @@ class SpanWindows:
                 per_origin.setdefault(origin, set()).update(table)
         mark = self.watermark if watermark is None else watermark
         closing = self.lagging.closing(per_origin, mark, self.window_s, flush)
-        buckets = sorted({b for done in closing.values() for b in done})
-        if buckets:
-            self._closed_upto = max(buckets[-1], self._closed_upto or buckets[-1])
+        if closing:
+            last = closing[-1][0]
+            self._closed_upto = max(last, self._closed_upto or last)
         observations: list[Observation] = []
         edges: list[CallEdge] = []
-        for bucket in buckets:
+        for bucket, origins in closing:
             end = (bucket + 1) * self.window_s
-            origins = {o for o, done in closing.items() if bucket in done}
             for entity, cell in self._pop_cells(bucket, origins).items():
                 observations.extend(self._observe(entity, cell, end))
             for (caller, callee), count in self._pop_edges(bucket, origins).items():

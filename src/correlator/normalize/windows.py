@@ -72,33 +72,31 @@ class Lagging:
         watermark: float,
         window_s: float,
         flush: bool,
-    ) -> dict[Origin, list[int]]:
-        """The buckets each origin closes now: by ``watermark``, a lagging one also by its
-        own latest time (all if ``flush``); a lagging one that has caught up stops lagging.
+    ) -> list[tuple[int, set[Origin]]]:
+        """The buckets that close now, in order, each with the origins it closes in: by
+        ``watermark``, for a lagging origin also by its own latest time (all if
+        ``flush``); a lagging origin that has caught up stops lagging.
 
         >>> lag = Lagging()
         >>> lag.start(("t", 1), closed=2, here=5)
         >>> lag.saw(("t", 1), 55.0)
         >>> open_buckets = {None: [6], ("t", 1): [3, 4, 5]}
         >>> lag.closing(open_buckets, watermark=80.0, window_s=10.0, flush=False)
-        {None: [6], ('t', 1): [3]}
+        [(3, {('t', 1)}), (6, {None})]
         >>> lag.closed
         {('t', 1): 3}
         """
-        out: dict[Origin, list[int]] = {}
+        origins_of: dict[int, set[Origin]] = {}
         for origin, own in buckets.items():
-            ordered = sorted(own)
-            if flush:
-                out[origin] = ordered
-                continue
-            horizon = watermark
-            if origin in self.closed:
-                horizon = min(watermark, self.high[origin])
-            out[origin] = closed_buckets(ordered, horizon, window_s)
+            lagging = origin in self.closed
+            horizon = min(watermark, self.high[origin]) if lagging else watermark
+            done = list(own) if flush else closed_buckets(list(own), horizon, window_s)
+            for bucket in done:
+                origins_of.setdefault(bucket, set()).add(origin)
+            if lagging and done:
+                last = max(done)
+                self.closed[origin] = max(last, self.closed[origin] or last)
         for origin in list(self.closed):
-            done = out.get(origin)
-            if done:
-                self.closed[origin] = max(done[-1], self.closed[origin] or done[-1])
             if flush or self.high[origin] >= watermark:
                 self.stop(origin)
-        return out
+        return sorted(origins_of.items())
