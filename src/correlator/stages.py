@@ -52,7 +52,7 @@ from correlator.model.message import RawMessage
 from correlator.normalize.handover import HandedWindows, WindowHandover
 from correlator.normalize.log_templates import LogTemplateMiner
 from correlator.normalize.spans import CallEdge
-from correlator.normalize.stage import Normalized, OpenWindows
+from correlator.normalize.stage import Closed, Normalized, OpenWindows
 from correlator.pipeline import Engine, build_engine
 
 __all__ = [
@@ -233,27 +233,35 @@ class DetectEngine(Engine):
         handed: dict[tuple[str, int], HandedWindows] = {}
         miners: dict[tuple[str, int], LogTemplateMiner] = {}
         for key in partitions:
-            closed = self.normalize.closed_upto(key)
-            windows = self.normalize.take(key)
-            earlier = self._handed.pop(key, None)
-            position = self.positions.get(key, earlier.position if earlier else None)
-            if position is not None:  # with no open window, the closed ones still tell
-                handed[key] = HandedWindows(position, windows or OpenWindows(), closed)
+            closed = self.normalize.closed_upto(key)  # before take: it ends the lagging
+            entry = self._entry(key, self.normalize.take(key), closed)
+            self._handed.pop(key, None)
+            if entry is not None:
+                handed[key] = entry
             miner = self.normalize.logs.take_miner(key)
             if miner is not None:
                 miners[key] = miner
         await self.handover.save(handed, partitions, miners)
 
     def _open_windows(self) -> dict[tuple[str, int], HandedWindows]:
-        """Every owned partition's open windows at its consumed offset, left in place."""
-        found: dict[tuple[str, int], HandedWindows] = {}
-        for key in self.owned:
-            windows = self.normalize.peek(key) or OpenWindows()
-            earlier = self._handed.get(key)
-            position = self.positions.get(key, earlier.position if earlier else None)
-            if position is not None:
-                found[key] = HandedWindows(position, windows, self.normalize.closed_upto(key))
-        return found
+        """Every owned partition's entry, its open windows left in place."""
+        entries = {
+            key: self._entry(key, self.normalize.peek(key), self.normalize.closed_upto(key))
+            for key in self.owned
+        }
+        return {key: entry for key, entry in entries.items() if entry is not None}
+
+    def _entry(
+        self, key: tuple[str, int], windows: OpenWindows | None, closed: Closed
+    ) -> HandedWindows | None:
+        """``key``'s handover entry: ``windows`` at the partition's consumed offset (that
+        of the entry merged for it, when nothing was consumed since), with the windows
+        closed for it, which tell even when none is open; None before any offset."""
+        earlier = self._handed.get(key)
+        position = self.positions.get(key, earlier.position if earlier else None)
+        if position is None:
+            return None
+        return HandedWindows(position, windows or OpenWindows(), closed)
 
     async def _snapshot(self, changes: Sequence[IncidentChange]) -> list[IncidentChange]:
         """Write every owned partition's open windows and the template miners that changed

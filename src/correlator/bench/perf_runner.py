@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import itertools
 import sys
 import time
 from pathlib import Path
@@ -125,9 +124,7 @@ def _exists(path: Path) -> bool:
 
 async def _appears(path: Path) -> None:
     """Return once ``path`` exists (another process creates it: polled)."""
-    for _ in itertools.count():
-        if _exists(path):
-            return
+    while not _exists(path):  # noqa: ASYNC110 (a file of another process: no Event to await)
         await asyncio.sleep(0.05)
 
 
