@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["MemberReport", "Partition", "Plan", "assign_by_weight", "imbalance", "plan_group"]
 
@@ -34,7 +35,7 @@ class MemberReport:
             {
                 "v": 1,
                 "owned": sorted(self.owned),
-                "weights": [[t, p, w] for (t, p), w in sorted(self.weights.items())],
+                "weights": _weights_json(self.weights),
             }
         ).encode()
 
@@ -44,11 +45,9 @@ class MemberReport:
         (a member running another version or assignor knows nothing useful)."""
         try:
             raw = json.loads(data or b"")
-            owned = frozenset((str(t), int(p)) for t, p in raw["owned"])
-            weights = {(str(t), int(p)): float(w) for t, p, w in raw["weights"]}
+            return cls(_partitions_from(raw["owned"]), _weights_from(raw["weights"]))
         except (ValueError, KeyError, TypeError):
             return cls()
-        return cls(owned, weights)
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ class Plan:
         return json.dumps(
             {
                 "v": 1,
-                "weights": [[t, p, w] for (t, p), w in sorted(self.weights.items())],
+                "weights": _weights_json(self.weights),
                 "assumed": sorted(self.assumed),
                 "total": self.total,
                 "members": self.members,
@@ -75,8 +74,7 @@ class Plan:
     def decode(cls, data: bytes | None) -> Plan:
         try:
             raw = json.loads(data or b"")
-            weights = {(str(t), int(p)): float(w) for t, p, w in raw["weights"]}
-            assumed = frozenset((str(t), int(p)) for t, p in raw["assumed"])
+            weights, assumed = _weights_from(raw["weights"]), _partitions_from(raw["assumed"])
             return cls(weights, assumed, float(raw["total"]), int(raw["members"]))
         except (ValueError, KeyError, TypeError):
             return cls()
@@ -85,6 +83,19 @@ class Plan:
     def load(self) -> float:
         """This member's planned weight."""
         return sum(self.weights.values())
+
+
+def _weights_json(weights: Mapping[Partition, float]) -> list[list[object]]:
+    return [[t, p, w] for (t, p), w in sorted(weights.items())]
+
+
+def _weights_from(rows: Iterable[Any]) -> dict[Partition, float]:
+    """Weights as :func:`_weights_json` wrote them (raises on anything else)."""
+    return {(str(t), int(p)): float(w) for t, p, w in rows}
+
+
+def _partitions_from(rows: Iterable[Any]) -> frozenset[Partition]:
+    return frozenset((str(t), int(p)) for t, p in rows)
 
 
 def imbalance(loads: Iterable[float], members: int) -> float:
