@@ -83,7 +83,7 @@ class KafkaSettings(_Section):
     partition_assignor: Literal["roundrobin", "load-aware"] = Field(
         "roundrobin",
         description="How a consumer group splits partitions between its members: "
-        "'roundrobin' (aiokafka's, by count) or 'load-aware' (by the records each partition "
+        "'roundrobin' (aiokafka's, by count) or 'load-aware' (by the bytes each partition "
         "brings a second, measured by its owner; the first split is by count, a member that "
         "has measured for load_window_s asks for one by weight). Every member of a group "
         "must use the same one",
@@ -91,7 +91,7 @@ class KafkaSettings(_Section):
     load_window_s: float = Field(
         3.0,
         gt=0,
-        description="load-aware: seconds a partition's arrivals and backlog are measured "
+        description="load-aware: seconds a partition's arrivals are measured "
         "over, and the least time between two rebalances a member asks for",
     )
     load_threshold: float = Field(
