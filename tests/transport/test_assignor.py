@@ -126,3 +126,46 @@ def test_reports_and_plans_survive_encoding_and_foreign_bytes_mean_nothing_known
     for junk in (b"", None, b"\x00\x01", b'{"v": 1}', b"[1, 2]"):
         assert MemberReport.decode(junk) == MemberReport()
         assert Plan.decode(junk) == Plan()
+
+
+def test_a_quiet_group_splits_a_new_member_in_by_count_and_asks_again_when_load_comes() -> None:
+    """Every partition measured at 0 (a quiet spell): the split is by count, not "all even at
+    0" and so left as it was, and the plan marks the weights assumed so members ask for a split
+    by weight once they measure load (a plan of total 0 assumed nothing and never asked)."""
+    quiet = dict.fromkeys(_parts(4), 0.0)
+    reports = {"a": MemberReport(frozenset(quiet), quiet), "b": MemberReport()}  # b just joined
+    plans = plan_group(_parts(4), {"a": ["t"], "b": ["t"]}, reports)
+    assert sorted(len(parts) for parts, _ in plans.values()) == [2, 2]
+    assert len(plans["a"][0]) == 2  # a keeps two of its own
+    for parts, plan in plans.values():
+        assert plan.assumed == set(parts) and plan.total > 0
+
+
+def test_a_partition_measured_quiet_weighs_0_and_one_not_measured_the_mean() -> None:
+    reports = {
+        "a": MemberReport(frozenset({("t", 0), ("t", 1)}), {("t", 0): 600.0, ("t", 1): 0.0}),
+        "b": MemberReport(frozenset({("t", 2)})),  # owns t2, has not measured it for a window
+    }
+    plans = plan_group(_parts(3), {"a": ["t"], "b": ["t"]}, reports)
+    weights = {p: w for _, plan in plans.values() for p, w in plan.weights.items()}
+    assert weights == {("t", 0): 600.0, ("t", 1): 0.0, ("t", 2): 300.0}
+    assumed = {p for _, plan in plans.values() for p in plan.assumed}
+    assert assumed == {("t", 2)}
+
+
+@pytest.mark.parametrize("members", [2, 3])
+def test_with_no_measurement_at_all_the_split_is_by_count_and_the_same_in_any_order(
+    members: int,
+) -> None:
+    names = [f"m{i}" for i in range(members)]
+    owned = {names[0]: frozenset(_parts(3)), names[-1]: frozenset(_parts(7)[3:])}
+    reports = {m: MemberReport(owned.get(m, frozenset())) for m in names}
+    subscriptions = {m: ["t"] for m in names}
+    plans = plan_group(_parts(7), subscriptions, reports)
+    counts = sorted(len(parts) for parts, _ in plans.values())
+    assert max(counts) - min(counts) <= 1 and sum(counts) == 7
+    for order in itertools.permutations(names):
+        again = plan_group(
+            _parts(7), {m: subscriptions[m] for m in order}, {m: reports[m] for m in order}
+        )
+        assert again == plans

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from correlator.transport.assignor import Plan
+from correlator.transport.assignor import MemberReport, Plan, plan_group
 from correlator.transport.partition_load import PartitionLoad, RejoinPolicy, RejoinReason
 
-P0, P1, P2 = ("t", 0), ("t", 1), ("t", 2)
+P0, P1, P2, P3 = ("t", 0), ("t", 1), ("t", 2), ("t", 3)
 
 
 def test_weights_follow_arrivals() -> None:
@@ -37,7 +37,7 @@ def test_weights_are_bytes_a_second_at_each_partitions_own_record_size() -> None
     assert weights[P2] == pytest.approx(100 * (50_000 + 15_000) / 40)  # mean of all fetched
 
 
-def test_a_partition_is_weighed_only_after_a_whole_window_and_while_observed() -> None:
+def test_a_partition_is_weighed_only_after_a_whole_window_and_until_forgotten() -> None:
     load = PartitionLoad(window_s=2.0)
     load.observe(P0, 0.0, end=0)
     load.observe(P0, 1.5, end=150)
@@ -45,10 +45,28 @@ def test_a_partition_is_weighed_only_after_a_whole_window_and_while_observed() -
     assert load.weights(1.5) == {}
     load.observe(P0, 2.0, end=200)
     assert load.weights(2.0) == {P0: 100.0}  # no record fetched: 1 byte a record
-    assert load.weights(5.0) == {}  # not observed for a window: stale
+    assert load.weights(5.0) == {P0: 100.0}  # not observed lately: its last window
     load.forget([P1])
     load.observe(P0, 6.0, end=600)
     assert load.weights(6.0) == {}  # forgotten: starts over
+
+
+def test_a_busy_members_report_keeps_a_balanced_split_where_it_is() -> None:
+    a, b = PartitionLoad(window_s=2.0), PartitionLoad(window_s=2.0)
+    for tick in range(81):  # a owns the heavy P0, b the three light ones: 3000 B/s each
+        t = tick / 10
+        a.observe(P0, t, end=int(3000 * t))
+        if t <= 3.0:  # then b is busy elsewhere for 5 s, and a rebalance comes
+            for p in (P1, P2, P3):
+                b.observe(p, t, end=int(1000 * t))
+    reports = {
+        "a": MemberReport(frozenset({P0}), a.weights(8.0)),
+        "b": MemberReport(frozenset({P1, P2, P3}), b.weights(8.0)),
+    }
+    plans = plan_group([P0, P1, P2, P3], {"a": ["t"], "b": ["t"]}, reports)
+    # not b's three at the mean of a's (9000 against 3000), so two moved to a
+    assert plans["a"][0] == [P0] and plans["b"][0] == [P1, P2, P3]
+    assert not plans["b"][1].assumed
 
 
 def _policy(recheck_s: float = 0.0) -> RejoinPolicy:
@@ -93,3 +111,32 @@ def test_without_recheck_a_drift_never_asks() -> None:
     policy = _policy(recheck_s=0.0)
     policy.assigned(Plan({P0: 100.0, P2: 100.0}, frozenset(), 400.0, 2), now=0.0)
     assert policy.check({P0: 900.0, P2: 900.0}, 1000.0) is RejoinReason.NONE
+
+
+def test_a_quiet_partition_weighs_0_and_is_not_dropped() -> None:
+    load = PartitionLoad(window_s=2.0)
+    for tick in range(41):  # observed every 0.1 s, nothing arriving after t=1
+        t = tick / 10
+        load.observe(P0, t, end=int(100 * min(t, 1.0)))
+    assert load.weights(4.0) == {P0: 0.0}
+
+
+def test_a_member_that_stopped_observing_still_reports_what_it_last_measured() -> None:
+    """A member busy elsewhere (a slow checkpoint, a blocked sink) for more than a window
+    may be asked to rejoin meanwhile: its partitions are still its own, and what it measured
+    last is a better weight than the mean of the others' that the leader would put in."""
+    load = PartitionLoad(window_s=2.0)
+    for tick in range(31):
+        t = tick / 10
+        load.observe(P0, t, end=int(300 * t))
+    assert load.weights(10.0) == {P0: pytest.approx(300.0, rel=0.02)}
+    load.observe(P0, 10.0, end=3000)  # back: the rate over the gap
+    assert load.weights(10.0) == {P0: pytest.approx(300.0, rel=0.02)}
+
+
+def test_a_plan_that_assumed_weights_is_settled_by_measuring_not_by_drift() -> None:
+    # a quiet group's plan is by count (1 a partition), whatever a trickle later weighs
+    policy = _policy(recheck_s=30.0)
+    policy.assigned(Plan({P0: 1.0, P1: 1.0}, frozenset({P0, P1}), 4.0, 2), now=0.0)
+    assert policy.check({P0: 100.0, P1: 100.0}, 40.0) is RejoinReason.NONE  # a trickle
+    assert policy.check({P0: 10_000.0, P1: 100.0}, 40.0) is RejoinReason.MEASURED

@@ -5,7 +5,20 @@ count (round-robin, range) can leave one member of the detect group with most of
 Each member reports, in its JoinGroup user data, the partitions it owns and the weight it
 measured for each (``MemberReport``); the group leader runs ``assign_by_weight`` on all the
 reports and sends each member, in its assignment user data, the weights it planned with
-(``Plan``). Weights nobody measured are assumed equal, so a new group splits by count first.
+(``Plan``).
+
+Measured and unknown weights are told apart. A member reports a weight for every partition
+it owns and has watched for a whole window: a quiet partition reports 0 (its end did not
+grow), and one the member stopped watching (busy elsewhere) reports what it last measured.
+Only a partition nobody has watched for a window (just moved, or its owner just joined) is
+unknown; it weighs the mean of the measured ones, as the best guess, and the plan marks it
+assumed, so its owner asks for a new split once it has measured it
+(``correlator.transport.partition_load.RejoinPolicy``). When nothing weighs above 0 (a new
+group, or every partition quiet) weights say nothing: each partition weighs 1, all are
+assumed, and the split is by count (deterministic: members and partitions are taken in
+sorted order, and owners keep what a count split lets them keep). Splitting a quiet group
+"by weight" instead would find it balanced at 0 and leave a member that joined during the
+quiet spell with nothing, for good: a plan of total 0 with nothing assumed never asks again.
 
 This module is pure data and arithmetic; the aiokafka assignor that carries it is in
 ``correlator.transport.kafka``.
@@ -55,7 +68,7 @@ class Plan:
     """What the leader tells a member with its partitions: the weights it assumed."""
 
     weights: Mapping[Partition, float] = field(default_factory=dict)
-    assumed: frozenset[Partition] = frozenset()  # weights nobody had measured
+    assumed: frozenset[Partition] = frozenset()  # not measured: guessed (1 each by count)
     total: float = 0.0  # the whole group's weight
     members: int = 1
 
@@ -168,7 +181,9 @@ def plan_group(
 
     A partition's weight is what its reporting owner measured (the member that listed it
     as owned first, by member id, if two do); one nobody measured weighs the mean of the
-    measured ones (1 when none is), so a new group splits by count.
+    measured ones. When no partition measured above 0 (a new group, or a quiet one) every
+    partition weighs 1 and all are marked assumed: the split is by count, and members ask
+    for one by weight once they measure load (see the module docstring).
     """
     weights: dict[Partition, float] = {}
     owners: dict[Partition, str] = {}
@@ -180,9 +195,13 @@ def plan_group(
             if owners.get(p, member) == member:
                 weights.setdefault(p, w)
     measured = [weights[p] for p in partitions if p in weights]
-    guess = sum(measured) / len(measured) if measured and sum(measured) > 0 else 1.0
-    assumed = frozenset(p for p in partitions if p not in weights)
-    full = {p: weights.get(p, guess) for p in partitions}
+    if sum(measured) > 0:
+        guess = sum(measured) / len(measured)
+        assumed = frozenset(p for p in partitions if p not in weights)
+        full = {p: weights.get(p, guess) for p in partitions}
+    else:  # nothing measured, or all quiet: only the count is known
+        assumed = frozenset(partitions)
+        full = dict.fromkeys(partitions, 1.0)
     split = assign_by_weight(partitions, subscriptions, full, owners, threshold)
     total = sum(full[p] for parts in split.values() for p in parts)
     return {

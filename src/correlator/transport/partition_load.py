@@ -79,12 +79,18 @@ class PartitionLoad:
             samples.popleft()
 
     def weights(self, now: float) -> dict[Partition, float]:
-        """The weight of every partition observed for at least a window up to ``now``."""
+        """The weight of every partition observed over at least a window (up to ``now``).
+
+        A quiet partition weighs 0. One not observed lately (its owner was busy elsewhere)
+        keeps the weight of its last window: it is still owned, and that is a better weight
+        than none, which the leader would fill with a guess. A partition not observed over a
+        whole window yet (``forget`` starts one over) has none.
+        """
         out: dict[Partition, float] = {}
         for partition, samples in self._samples.items():
             first, last = samples[0], samples[-1]
             span = last.at - first.at
-            if span >= self.window_s * 0.999 and now - last.at < self.window_s:
+            if span >= self.window_s * 0.999 and last.at <= now:
                 out[partition] = (last.end - first.end) / span * self.record_size(partition)
         return out
 
@@ -112,7 +118,9 @@ class RejoinPolicy:
     first split is by count; this makes the second one by weight). ``DRIFTED``: at most
     once per ``recheck_s`` (0 = never), its measured share of the group's load, the
     others' taken as planned, is more than ``threshold`` times the mean share away from
-    its planned share. Never twice within a
+    its planned share; not on a plan that assumed some of its weights (they may be 1 a
+    partition, not bytes a second: a load below ``_ENOUGH`` would always look drifted).
+    Never twice within a
     window of the last request or of the assignment, and never in a group of one.
     """
 
@@ -138,6 +146,8 @@ class RejoinPolicy:
             return RejoinReason.MEASURED
         if self.recheck_s <= 0 or now - self._since < self.recheck_s or plan.total <= 0:
             return RejoinReason.NONE
+        if plan.assumed:
+            return RejoinReason.NONE  # settled by MEASURED; a split by count weighs 1 each
         if mine.keys() != plan.weights.keys():
             return RejoinReason.NONE  # not measured for a whole window yet
         load, planned = sum(mine.values()), plan.load
