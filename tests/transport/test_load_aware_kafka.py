@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 import pytest
 
 from correlator.config import KafkaSettings
 from correlator.model import RawMessage
 from correlator.transport.admin import ensure_topics
+from correlator.transport.assignor import Plan
 from correlator.transport.kafka import KafkaSink, KafkaSource, request_rejoin
 
 pytestmark = pytest.mark.integration
@@ -92,6 +94,74 @@ async def test_two_members_with_a_skewed_load_end_up_split_by_rate(
         assert plan.total == pytest.approx(600 * 100, rel=0.35)  # bytes a second
         assert plan.load / plan.total == pytest.approx(0.5, abs=0.12)
     assert assigned == settled
+
+
+async def _until(check: Callable[[], bool], timeout_s: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not check():
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.2)
+    return True
+
+
+@pytest.mark.slow
+async def test_a_member_joining_a_quiet_group_gets_its_share_and_load_then_splits_by_rate(
+    kafka_settings: KafkaSettings, unique: str
+) -> None:
+    """A quiet group measures 0 on every partition (fetches report the end even when they
+    return nothing): the split for a member joining then is by count, not 'balanced at 0'
+    with everything left on the first member, and load arriving later splits it by rate."""
+    topic = f"{unique}-quiet"
+    await ensure_topics(kafka_settings, [topic], partitions=4)
+    settings = kafka_settings.model_copy(
+        update={"partition_assignor": "load-aware", "load_window_s": 1.0}
+    )
+    first, second = KafkaSource(settings, [topic]), KafkaSource(settings, [topic])
+    members = [first, second]
+
+    def weights(member: KafkaSource) -> dict[tuple[str, int], float]:
+        balance = member._balance
+        return balance.load.weights(balance.clock()) if balance else {}
+
+    def plans() -> list[Plan | None]:
+        return [m._balance.plan if m._balance else None for m in members]
+
+    def split(settled: Callable[[Plan], bool]) -> bool:
+        owned = [_owned(m) for m in members]
+        return sorted(p for ps in owned for p in ps) == [0, 1, 2, 3] and all(
+            p is not None and p.members == 2 and settled(p) for p in plans()
+        )
+
+    stop = asyncio.Event()
+    tasks = []
+    try:
+        await first.start()
+        tasks.append(asyncio.create_task(_consume(first, stop)))
+        quiet = dict.fromkeys([(topic, p) for p in range(4)], 0.0)
+        measured = await _until(lambda: weights(first) == quiet, 30)
+        await second.start()
+        tasks.append(asyncio.create_task(_consume(second, stop)))
+        joined = await _until(lambda: split(lambda p: bool(p.weights)), 30)
+        quiet_owned = [_owned(m) for m in members]
+        quiet_plans = plans()
+        tasks.append(asyncio.create_task(_produce(settings, topic, stop)))
+        by_rate = await _until(lambda: split(lambda p: not p.assumed), 45)
+        busy_owned = [_owned(m) for m in members]
+    finally:
+        stop.set()
+        for task in tasks:
+            with contextlib.suppress(Exception):
+                await task
+        for member in members:
+            await member.stop()
+    assert measured, f"the first member never measured its partitions quiet: {weights(first)}"
+    assert joined, f"no split between both members: {quiet_owned}"
+    assert [len(parts) for parts in quiet_owned] == [2, 2]
+    assert all(p is not None and p.assumed == set(p.weights) for p in quiet_plans)
+    assert by_rate, f"load never split by rate: {busy_owned}"
+    assert sorted(busy_owned, key=len) == [{0}, {1, 2, 3}]
 
 
 async def test_request_rejoin_gets_a_member_a_new_assignment(
