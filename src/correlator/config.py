@@ -84,9 +84,9 @@ class KafkaSettings(_Section):
         "roundrobin",
         description="How a consumer group splits partitions between its members: "
         "'roundrobin' (aiokafka's, by count) or 'load-aware' (by the bytes each partition "
-        "brings a second, measured by its owner; the first split is by count, a member that "
-        "has measured for load_window_s asks for one by weight). Every member of a group "
-        "must use the same one",
+        "brings a second, measured by its owner; the first split is by count (as is one while "
+        "every partition is quiet), a member that has measured for load_window_s asks for one "
+        "by weight). Every member of a group must use the same one",
     )
     load_window_s: float = Field(
         3.0,
