@@ -179,6 +179,22 @@ class DetectEngine(Engine):
             if not self._handed:
                 return
 
+    def _advance_watermark(self, high_ts: dict[tuple[str, int], float]) -> None:
+        """``Engine._advance_watermark``; then a lagging partition gone idle stops lagging.
+
+        Idle as the watermark counts it (silent for ``detect.idle_partition_s`` of wall
+        time, nothing left to fetch): it no longer holds event time back, so its windows
+        close by the watermark too; before, they stayed open until its next record.
+        """
+        super()._advance_watermark(high_ts)
+        wall = self.clock.monotonic()
+        idle = self.settings.detect.idle_partition_s
+        for key in self.normalize.lagging():
+            seen = self._seen.get(key) if key is not None else None
+            if seen is None or key is None or wall - seen < idle or self._has_backlog(key):
+                continue
+            self.normalize.stop_lagging(key)
+
     async def _correlate(
         self, alerts: Sequence[Alert], edges: Sequence[CallEdge], flush: bool
     ) -> list[IncidentChange]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 from tests.pipeline.conftest import memory_member, spy
 
+from correlator.clock import FakeClock
 from correlator.config import Settings
 from correlator.ingest.otlp_encode import encode_spans
 from correlator.model.message import RawMessage
@@ -157,3 +159,31 @@ async def test_a_partition_taken_over_from_a_slower_member_loses_no_span_to_clos
 
     slow_emitted = T0.timestamp() + 10  # the slow member had emitted the window [0, 10)
     assert api(seen) == api([o for o in seen_alone if o.ts > slow_emitted])
+
+
+async def test_a_lagging_partition_gone_idle_closes_its_windows_by_the_watermark() -> None:
+    """api is taken over lagging, sends to second 35 and goes silent: once it has been idle
+    for detect.idle_partition_s, its last window [30, 40) closes with the others' instead
+    of waiting for a record that may never come."""
+    store = MemoryStateStore()
+    slow, fast = await member(store), await member(store)
+    other = (SPANS[0], 1)
+    await slow._assigned({SPANS})
+    await slow.process(spans_of("api", 0, 0, 25))
+    await fast._assigned({other})
+    await fast.process(spans_of("db", 1, 0, 60))
+    await slow.release({SPANS})
+    await fast._assigned({SPANS, other})
+    seen = spy(fast)
+    await fast.process(spans_of("api", 0, 25, 36) + spans_of("db", 1, 60, 70))
+    assert fast.normalize.lagging() == {SPANS}
+
+    def api_windows() -> set[float]:
+        return {o.ts - T0.timestamp() for o in seen if o.entity == "api"}
+
+    assert 30 not in api_windows()  # [30, 40) is still open: api lags at second 35
+    assert isinstance(fast.clock, FakeClock)
+    fast.clock.advance(timedelta(seconds=SETTINGS.detect.idle_partition_s + 1))
+    await fast.process(spans_of("db", 1, 70, 80))
+    assert fast.normalize.lagging() == set()
+    assert 30 in api_windows()  # closed by the watermark (db at second 80), no flush

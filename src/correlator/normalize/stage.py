@@ -129,6 +129,15 @@ class NormalizeStage:
         self.spans.lagging.start(origin, closed[0], self.spans.closed_upto(None))
         self.logs.lagging.start(origin, closed[1], self.logs.closed_upto(None))
 
+    def lagging(self) -> set[Origin]:
+        """Origins that lag (see :meth:`lag`) in their span or log windows."""
+        return set(self.spans.lagging.closed) | set(self.logs.lagging.closed)
+
+    def stop_lagging(self, origin: Origin) -> None:
+        """``origin``'s windows close by the watermark from now on, as everyone's do."""
+        self.spans.lagging.stop(origin)
+        self.logs.lagging.stop(origin)
+
     def merge(self, origin: Origin, windows: OpenWindows) -> None:
         """Add windows from :meth:`take` to ``origin``'s, as if their events were seen here."""
         if windows.spans is not None:
