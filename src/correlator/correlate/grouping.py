@@ -10,7 +10,7 @@ from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import Alert, AlertStatus
 from correlator.model.incident import Incident
 
-__all__ = ["active_services", "choose_incident", "incident_id_for"]
+__all__ = ["active_services", "can_explain", "choose_incident", "incident_id_for"]
 
 
 def incident_id_for(alert: Alert) -> str:
@@ -61,25 +61,37 @@ def choose_incident(
     ``directed``, relations follow the direction of the cause:
 
     * **below**: the alert's service calls an active service of the incident within
-      ``max_hops`` (its symptom can come from that incident's cause); preferred;
+      ``max_hops`` whose alerts can explain it (its symptom can come from that incident's
+      cause; see :func:`can_explain`: a callee's request-rate change is load its callers
+      passed on, not a cause of their latency or errors); preferred;
     * **above**: an active service of the incident calls the alert's service and is not yet
       explained by another of its active services below it (the new alert may be its cause).
+      A service is explained only by a cause below it with the same kind of symptom as one
+      of its own (latency explains latency, errors explain errors); an external alert's kind
+      is unknown to the engine, so only an external alert below explains it.
 
     A shared caller with two candidate causes joins the nearest, then the one whose nearest
-    service shows the same kind of symptom (errors explain errors, latency explains
-    latency), then the one whose related services' anomalies began closest in time,
-    and a service already explained by one cause never lets an unrelated fault in through it,
-    so two faults under one caller stay two incidents. Without ``directed`` any undirected
-    path within ``max_hops`` relates them.
+    service shows the same kind of symptom, then the one whose related services' anomalies
+    (as causes, so request-rate changes left out) began closest in time, and a service
+    whose symptom is already explained never lets an unrelated fault in through it, so two
+    faults under one caller stay two incidents. Without ``directed`` any undirected path
+    within ``max_hops`` relates them.
     """
     below = topology.downstream(alert.service, max_hops) if directed else {}
     above = topology.upstream(alert.service, max_hops) if directed else {}
     reach: dict[str, dict[str, int]] = {}
 
-    def explained(service: str, services: set[str]) -> bool:
+    def explained(service: str, services: set[str], incident: Incident) -> bool:
         if service not in reach:
             reach[service] = topology.downstream(service, max_hops)
-        return any(s != service and s in reach[service] for s in services)
+        kinds = {_kind(a) for a in incident.alerts if a.service == service}
+        return any(
+            a.service != service
+            and a.service in services
+            and a.service in reach[service]
+            and _kind(a) in kinds
+            for a in incident.alerts
+        )
 
     best: tuple[tuple[int, int, int, float], Incident] | None = None
     for incident in candidates:
@@ -89,10 +101,15 @@ def choose_incident(
         if not services:
             continue
         if directed:
-            down = min((below[s] for s in services if s in below), default=None)
-            near = {s for s in services if s in below and below[s] == down}
+            causes = {
+                a.service
+                for a in incident.alerts
+                if a.service in services and can_explain(a, alert)
+            }
+            down = min((below[s] for s in causes if s in below), default=None)
+            near = {s for s in causes if s in below and below[s] == down}
             up = min(
-                (above[s] for s in services if s in above and not explained(s, services)),
+                (above[s] for s in services if s in above and not explained(s, services, incident)),
                 default=None,
             )
             relation = (0, down) if down is not None else (1, up) if up is not None else None
@@ -112,16 +129,34 @@ def choose_incident(
     return best[1] if best else None
 
 
+def can_explain(cause: Alert, symptom: Alert) -> bool:
+    """Whether ``cause``, on a service ``symptom``'s service calls, can be why it fired.
+
+    A request-rate change is load the callers passed on: it explains their request-rate
+    changes (the same load), never their latency or errors.
+
+    >>> from correlator.testing import alert
+    >>> from correlator.model.observation import Signal
+    >>> load = alert("db", signal=Signal.REQUEST_RATE)
+    >>> can_explain(load, alert("api")), can_explain(load, alert("api", signal=Signal.REQUEST_RATE))
+    (False, True)
+    >>> can_explain(alert("db", signal=Signal.ERROR_RATIO), alert("api"))
+    True
+    """
+    return _kind(cause) != "request" or _kind(symptom) == "request"
+
+
 def _onset_gap(alert: Alert, incident: Incident, services: set[str]) -> float:
     """Seconds between the alert's start and the nearest start among ``services``' alerts.
 
-    The related services whose anomaly began closest to the alert's are the likelier cause.
+    The related services whose anomaly began closest to the alert's are the likelier cause;
+    only alerts that can explain it (:func:`can_explain`) date a cause.
     """
     return min(
         (
             abs((alert.starts_at - a.starts_at).total_seconds())
             for a in incident.alerts
-            if a.service in services
+            if a.service in services and can_explain(a, alert)
         ),
         default=float("inf"),
     )
