@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from correlator.config import CorrelateSettings
+from correlator.correlate.stage import CorrelateStage
 from correlator.correlate.topology import ServiceSpec, TopologyGraph
+from correlator.model.alert import Alert
+from correlator.model.observation import Signal
 from correlator.rank.ranker import rank_root_causes
-from correlator.testing import alert
+from correlator.rank.stage import RankStage
+from correlator.testing import T0, alert
 
 
 def chain() -> TopologyGraph:
@@ -36,8 +43,6 @@ def test_scores_are_ordered_and_evidence_names_the_alerts() -> None:
 
 
 def test_an_early_request_rate_change_alone_does_not_outrank_the_faulty_service() -> None:
-    from correlator.model.observation import Signal
-
     graph = TopologyGraph()
     for name, calls in {"web": ["search"], "search": ["metadata"], "metadata": []}.items():
         graph.declare(ServiceSpec(name=name, depends_on=calls))
@@ -52,3 +57,42 @@ def test_an_early_request_rate_change_alone_does_not_outrank_the_faulty_service(
     ]
     ranked = rank_root_causes([rate, *slow], graph)
     assert ranked[0].entity == "search"
+
+
+def _slow_search_with_less_load_below(rate_at_s: float = 0.0) -> list[Alert]:
+    """search and web slow down 2x; metadata, below search, sees its request rates move."""
+    rates = [
+        alert("metadata", rate_at_s, Signal.REQUEST_RATE, score=1.0).model_copy(
+            update={"observed": 9.0, "expected": 3.0, "count": 10, "fingerprint": f"rate-{k}"}
+        )
+        for k in range(3)
+    ]
+    slow = [
+        alert(name, 0, signal).model_copy(update={"observed": 12.0, "expected": 6.0})
+        for name in ("search", "web")
+        for signal in (Signal.LATENCY_P50, Signal.LATENCY_P99)
+    ]
+    return [*slow, *rates]
+
+
+def _search_graph() -> TopologyGraph:
+    graph = TopologyGraph()
+    calls = {"web": ["search"], "search": ["metadata", "index"], "metadata": [], "index": []}
+    for name, callees in calls.items():
+        graph.declare(ServiceSpec(name=name, depends_on=callees))
+    return graph
+
+
+def test_a_callee_that_only_sees_its_load_change_does_not_draw_the_rank() -> None:
+    ranked = rank_root_causes(_slow_search_with_less_load_below(), _search_graph())
+    assert [c.entity for c in ranked] == ["search", "web", "metadata"]
+
+
+def test_correlated_and_ranked_the_slow_service_comes_first_not_its_callees_load() -> None:
+    graph = _search_graph()
+    settings = CorrelateSettings.model_validate({"topology_dir": None, "window_s": 300})
+    correlate, rank = CorrelateStage(settings, graph), RankStage(graph)
+    alerts = _slow_search_with_less_load_below(rate_at_s=5.0)
+    [change] = rank.process(correlate.process(alerts, T0 + timedelta(seconds=5)))
+    assert sorted(change.incident.services) == ["metadata", "search", "web"]
+    assert change.incident.root_causes[0].entity == "search"

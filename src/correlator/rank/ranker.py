@@ -5,11 +5,13 @@ Three pieces of evidence, combined linearly (weights in ``RankWeights``):
 * **propagation**: personalized PageRank on the incident's services with the walk going
   caller → callee, i.e. from a symptom towards what it depends on (MicroRCA's idea: a
   callee's fault surfaces in its callers). Personalization is each service's anomaly mass.
-  With ``weighted_walk`` the walker steps to a callee in proportion to the callee's own
-  anomaly mass and stays put in proportion to its own (MicroRCA weights edges by how
-  anomalous their ends are), so a strongly anomalous service does not hand its rank to a
-  barely anomalous dependency. Anomalous services without anomalous callees keep the mass,
-  so deep faults rank first.
+  With ``weighted_walk`` the walker steps to a callee in proportion to the callee's fault
+  mass (its anomaly mass without request-rate changes: a callee's request rate moves with
+  the load its callers send, so it is no cause they suffer from) and stays put in
+  proportion to its own anomaly mass (MicroRCA weights edges by how anomalous their ends
+  are), so a strongly anomalous service does not hand its rank to a barely anomalous
+  dependency, nor to one that only sees its load change. Anomalous services without
+  anomalous callees keep the mass, so deep faults rank first.
 * **precedence**: services whose first anomaly came earlier score higher.
 * **magnitude**: how far the service's worst series moved from its expected value, relative
   to that value (``log1p`` of the relative change, capped), or the alert score when the
@@ -88,7 +90,7 @@ def _magnitude(alerts: Sequence[Alert], w: RankWeights) -> dict[str, float]:
 
 
 def _propagation(
-    graph: nx.DiGraph[str], mass: dict[str, float], w: RankWeights
+    graph: nx.DiGraph[str], mass: dict[str, float], fault: dict[str, float], w: RankWeights
 ) -> dict[str, float]:
     if graph.number_of_edges() == 0:
         total = sum(mass.values()) or 1.0
@@ -99,7 +101,7 @@ def _propagation(
         # a node may hold the walker: what it keeps is its own fault
         walk.add_edge(node, node, weight=mass.get(node, 0.0) if w.weighted_walk else 1.0)
     for caller, callee in graph.edges:
-        walk.add_edge(caller, callee, weight=mass.get(callee, 0.0) if w.weighted_walk else 1.0)
+        walk.add_edge(caller, callee, weight=fault.get(callee, 0.0) if w.weighted_walk else 1.0)
     scores: dict[str, float] = nx.pagerank(
         walk, alpha=w.damping, personalization=mass, max_iter=200, weight="weight"
     )
@@ -124,7 +126,8 @@ def rank_root_causes(
     mass = _anomaly_mass(alerts, w)
     services = sorted(mass)
     sub = topology.subgraph(services)
-    propagation = _normalise(_propagation(sub, mass, w))
+    fault = _anomaly_mass([a for a in alerts if a.signal is not Signal.REQUEST_RATE], w)
+    propagation = _normalise(_propagation(sub, mass, fault, w))
     first = {s: min(a.starts_at for a in alerts if a.service == s) for s in services}
     t0, t1 = min(first.values()), max(first.values())
     span = (t1 - t0).total_seconds() or 1.0
