@@ -125,3 +125,18 @@ def test_grouping_by_kind_is_replay_exact(shop: TopologyGraph) -> None:
         return sorted((i.incident_id, sorted(i.services)) for i in correlate.incidents.values())
 
     assert run() == run()
+
+
+def test_a_caller_is_explained_only_once_each_kind_of_its_symptoms_is(
+    shop: TopologyGraph,
+) -> None:
+    correlate = stage(shop)
+    batch = [
+        alert("checkout", 0, Signal.ERROR_RATIO),
+        alert("web", 5, Signal.ERROR_RATIO),
+        alert("web", 5),
+    ]
+    correlate.process(batch, T0 + timedelta(seconds=5))
+    correlate.process([alert("search", 10)], T0 + timedelta(seconds=10))
+    # checkout's errors explain web's errors, not its latency: search's latency may
+    assert groups(correlate) == [["checkout", "search", "web"]]

@@ -66,9 +66,10 @@ def choose_incident(
       passed on, not a cause of their latency or errors); preferred;
     * **above**: an active service of the incident calls the alert's service and is not yet
       explained by another of its active services below it (the new alert may be its cause).
-      A service is explained only by a cause below it with the same kind of symptom as one
-      of its own (latency explains latency, errors explain errors); an external alert's kind
-      is unknown to the engine, so only an external alert below explains it.
+      A service is explained once each kind of symptom it shows has a cause of that kind
+      below it (latency explains latency, errors explain errors): until then a fault below
+      may still be the cause of the rest. An external alert's kind is unknown to the engine,
+      so only an external alert below explains it.
 
     A shared caller with two candidate causes joins the nearest, then the one whose nearest
     service shows the same kind of symptom, then the one whose related services' anomalies
@@ -85,13 +86,12 @@ def choose_incident(
         if service not in reach:
             reach[service] = topology.downstream(service, max_hops)
         kinds = {_kind(a) for a in incident.alerts if a.service == service}
-        return any(
-            a.service != service
-            and a.service in services
-            and a.service in reach[service]
-            and _kind(a) in kinds
+        below = {
+            _kind(a)
             for a in incident.alerts
-        )
+            if a.service != service and a.service in services and a.service in reach[service]
+        }
+        return kinds <= below
 
     best: tuple[tuple[int, int, int, float], Incident] | None = None
     for incident in candidates:
