@@ -79,12 +79,7 @@ async def test_two_members_with_a_skewed_load_end_up_split_by_rate(
         owned = [_owned(m) for m in members]
         plans = [m._balance.plan if m._balance else None for m in members]
     finally:
-        stop.set()
-        for task in tasks:
-            with contextlib.suppress(Exception):
-                await task
-        for member in members:
-            await member.stop()
+        await _shut_down(stop, tasks, members)
     # the leader read every member's measured weights (JoinGroup user data) ...
     assert sorted(owned, key=len) == [{0}, {1, 2, 3}]
     # ... and every member read the plan it was sent (SyncGroup user data)
@@ -150,12 +145,7 @@ async def test_a_member_joining_a_quiet_group_gets_its_share_and_load_then_split
         by_rate = await _until(lambda: split(lambda p: not p.assumed), 45)
         busy_owned = [_owned(m) for m in members]
     finally:
-        stop.set()
-        for task in tasks:
-            with contextlib.suppress(Exception):
-                await task
-        for member in members:
-            await member.stop()
+        await _shut_down(stop, tasks, members)
     assert measured, f"the first member never measured its partitions quiet: {weights(first)}"
     assert joined, f"no split between both members: {quiet_owned}"
     assert [len(parts) for parts in quiet_owned] == [2, 2]
@@ -188,3 +178,15 @@ async def test_request_rejoin_gets_a_member_a_new_assignment(
             await source.get_batch(0.1)
     assert len(assigned) == 2
     assert assigned[1] == {(topic, 0), (topic, 1)}
+
+
+async def _shut_down(
+    stop: asyncio.Event, tasks: list[asyncio.Task[None]], members: list[KafkaSource]
+) -> None:
+    """Stop the consumers' loops, then the members."""
+    stop.set()
+    for task in tasks:
+        with contextlib.suppress(Exception):
+            await task
+    for member in members:
+        await member.stop()
