@@ -291,22 +291,14 @@ class Engine:
             if key[0] in timed:
                 self._high[key] = max(ts, self._high.get(key, ts))
                 self._seen[key] = wall
-        idle = self.settings.detect.idle_partition_s
         assignment = getattr(self.source, "assignment", None)
         owned: set[tuple[str, int]] = assignment() if callable(assignment) else set()
         for key in owned if self._high else ():  # the wait starts with the first data
             if key[0] in timed and key not in self._high:
                 self._seen.setdefault(key, wall)
-        if any(
-            k not in self._high and (wall - self._seen[k] < idle or self._has_backlog(k))
-            for k in owned & set(self._seen)
-        ):
+        if any(k not in self._high and self._holds_time(k, wall) for k in owned & set(self._seen)):
             return
-        active = [
-            ts
-            for key, ts in self._high.items()
-            if wall - self._seen[key] < idle or self._has_backlog(key)
-        ]
+        active = [ts for key, ts in self._high.items() if self._holds_time(key, wall)]
         if active:
             self.watermark = max(self.watermark, min(active))
         elif self._high:
@@ -348,6 +340,13 @@ class Engine:
         if self._latest_event <= 0.0 or silent <= 0.0 or self._behind():
             return self.watermark
         return max(self.watermark, self._latest_event + silent)
+
+    def _holds_time(self, partition: tuple[str, int], wall: float) -> bool:
+        """Whether ``partition`` (heard from, or waited for, at ``_seen``) still holds event
+        time back at ``wall``: silent for less than ``idle_partition_s``, or records left
+        to fetch."""
+        silent = wall - self._seen[partition]
+        return silent < self.settings.detect.idle_partition_s or self._has_backlog(partition)
 
     def _behind(self) -> bool:
         """Whether some owned partition still has records to fetch (a backlog, not silence)."""

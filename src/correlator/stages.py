@@ -188,12 +188,9 @@ class DetectEngine(Engine):
         """
         super()._advance_watermark(high_ts)
         wall = self.clock.monotonic()
-        idle = self.settings.detect.idle_partition_s
         for key in self.normalize.lagging():
-            seen = self._seen.get(key) if key is not None else None
-            if seen is None or key is None or wall - seen < idle or self._has_backlog(key):
-                continue
-            self.normalize.stop_lagging(key)
+            if key in self._seen and key is not None and not self._holds_time(key, wall):
+                self.normalize.stop_lagging(key)
 
     async def _correlate(
         self, alerts: Sequence[Alert], edges: Sequence[CallEdge], flush: bool
