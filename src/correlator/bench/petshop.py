@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -101,6 +102,9 @@ class PetShopConfig:
     holdout: float = 0.2
     window_rows: int = 5
     tail_samples: bool = False
+    #: Feed each row's alerts (and the given symptom) to the correlate stages in reverse
+    #: order: the outcome must not change (``--reverse-alerts``, an order-independence check).
+    reverse_alerts: bool = False
 
 
 def default_config() -> PetShopConfig:
@@ -294,8 +298,9 @@ class Replay:
             self.alerts_in += len(alerts)
             for tap in taps:
                 tap.feed_row(ts, alerts)
+            fed = alerts[::-1] if self.config.reverse_alerts else alerts
             pending = self.rank.process(
-                self.correlate.process(alerts, datetime.fromtimestamp(ts, UTC))
+                self.correlate.process(fed, datetime.fromtimestamp(ts, UTC))
             )
             for change in pending:
                 if change.change is ChangeKind.OPENED:
@@ -395,7 +400,9 @@ def evaluate_scenario(
 def _given_run(
     config: PetShopConfig, topology: TopologyGraph, symptom: Alert, row: int
 ) -> GivenRun:
-    return GivenRun(config.correlate, topology, config.weights, symptom, row)
+    return GivenRun(
+        config.correlate, topology, config.weights, symptom, row, reverse=config.reverse_alerts
+    )
 
 
 def evaluate(scenarios: Sequence[PetShopScenario], config: PetShopConfig) -> PetShopReport:
@@ -409,11 +416,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="PetShop folder")
     parser.add_argument("--json", action="store_true", help="end with one JSON summary line")
     parser.add_argument("--verbose", action="store_true", help="one line per issue")
+    parser.add_argument(
+        "--reverse-alerts",
+        action="store_true",
+        help="feed each row's alerts in reverse order (the results must not change)",
+    )
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
-    config = default_config()
+    config = dataclasses.replace(default_config(), reverse_alerts=args.reverse_alerts)
     report = evaluate(load_scenarios(args.data), config)
     print_report(report, stream, args.json, args.verbose)
     return 0

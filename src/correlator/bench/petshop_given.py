@@ -86,19 +86,27 @@ class GivenRun:
         weights: RankWeights,
         symptom: Alert,
         at_row: int,
+        *,
+        reverse: bool = False,
     ) -> None:
         self.correlate = CorrelateStage(settings, topology)
         self.rank = RankStage(topology, weights)
         self.symptom = symptom
         self.at_row = at_row
+        self.reverse = reverse
         self.rows = 0
         self.opened = 0
 
     def feed_row(self, ts: float, detected: Sequence[Alert]) -> None:
-        """One row: its detected alerts, and the symptom when this is its row."""
+        """One row: its detected alerts, and the symptom last when this is its row.
+
+        With ``reverse`` the row goes to the correlate stage in reverse order (symptom first).
+        """
         alerts = list(detected)
         if self.rows == self.at_row:
             alerts.append(self.symptom)
+        if self.reverse:
+            alerts.reverse()
         self.rows += 1
         changes = self.rank.process(self.correlate.process(alerts, datetime.fromtimestamp(ts, UTC)))
         self.opened += sum(c.change is ChangeKind.OPENED for c in changes)
