@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+
+import networkx as nx
 
 from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import Alert, AlertStatus
 from correlator.model.incident import Incident
 
-__all__ = ["active_services", "can_explain", "choose_incident", "incident_id_for"]
+__all__ = [
+    "active_services",
+    "batch_order",
+    "can_explain",
+    "choose_incident",
+    "incident_id_for",
+    "layer_of",
+]
 
 
 def incident_id_for(alert: Alert) -> str:
@@ -26,6 +35,63 @@ def incident_id_for(alert: Alert) -> str:
     """
     seed = f"{alert.fingerprint}|{alert.starts_at.isoformat()}"
     return "inc-" + hashlib.blake2b(seed.encode(), digest_size=6).hexdigest()
+
+
+def layer_of(topology: TopologyGraph, services: Iterable[str]) -> dict[str, int]:
+    """How far above the bottom of the call graph each service sits: 0 calls nothing.
+
+    A service's layer is one more than the highest layer among its callees, so a callee is
+    always below its callers; services that call each other in a cycle share a layer.
+    Services outside the graph are at 0.
+
+    >>> from correlator.testing import SHOP_CALLS, graph_of
+    >>> layer_of(graph_of(SHOP_CALLS), ["web", "search", "index", "db", "cache"])
+    {'web': 3, 'search': 1, 'index': 0, 'db': 0, 'cache': 0}
+    """
+    wanted = list(services)
+    graph = topology.graph
+    if not any(s in graph for s in wanted):
+        return dict.fromkeys(wanted, 0)
+    dag = nx.condensation(graph)
+    layer: dict[int, int] = {}
+    for node in reversed(list(nx.topological_sort(dag))):
+        layer[node] = 1 + max((layer[c] for c in dag.successors(node)), default=-1)
+    component: dict[str, int] = dag.graph["mapping"]
+    return {s: layer[component[s]] if s in component else 0 for s in wanted}
+
+
+def batch_order(alerts: Sequence[Alert], topology: TopologyGraph) -> list[Alert]:
+    """The order a batch is correlated in, whatever order it arrived in.
+
+    By last-seen time; at one time, callees before callers (lower :func:`layer_of` first),
+    so of simultaneous alerts the likelier causes open incidents and their callers' symptoms
+    join them (as when a cause is seen first); then the earlier onset; then service, signal
+    and fingerprint, only so that the order is total. Those last keys seldom decide a
+    grouping: services of one layer never call each other, so the alert of one never
+    relates to another's. The exception: two of them that could each explain the same
+    caller's symptom, open from an earlier batch and unexplained so far; the first in this
+    order explains it (and joins it), the other stays apart.
+
+    >>> from correlator.testing import SHOP_CALLS, alert, graph_of
+    >>> batch = [alert("web", 0), alert("search", 0), alert("index", 0), alert("db", 10)]
+    >>> [a.service for a in batch_order(batch, graph_of(SHOP_CALLS))]
+    ['index', 'search', 'web', 'db']
+    """
+    if len(alerts) < 2:
+        return list(alerts)
+    layer = layer_of(topology, {a.service for a in alerts})
+    return sorted(
+        alerts,
+        key=lambda a: (
+            a.last_seen_at,
+            layer[a.service],
+            a.starts_at,
+            a.service,
+            a.signal.value,
+            a.fingerprint,
+            a.status.value,
+        ),
+    )
 
 
 def active_services(incident: Incident, at: datetime, window: timedelta) -> set[str]:
@@ -71,12 +137,25 @@ def choose_incident(
       may still be the cause of the rest. An external alert's kind is unknown to the engine,
       so only an external alert below explains it.
 
-    A shared caller with two candidate causes joins the nearest, then the one whose nearest
-    service shows the same kind of symptom, then the one whose related services' anomalies
-    (as causes, so request-rate changes left out) began closest in time, and a service
-    whose symptom is already explained never lets an unrelated fault in through it, so two
-    faults under one caller stay two incidents. Without ``directed`` any undirected path
-    within ``max_hops`` relates them.
+    A shared caller with two candidate causes joins, in this order of preference:
+
+    1. the nearest (the relation and hop count above);
+    2. the one whose nearest service shows the same kind of symptom;
+    3. the one whose related services' anomalies (as causes, so request-rate changes left
+       out) began closest in time;
+    4. the one whose nearest related evidence is the more anomalous: the highest detector
+       score among the nearest services' alerts that relate (causes below that can explain
+       it, or symptoms above it can explain), of the same kind when 2. held. A score says
+       how far a series is from its own normal, whatever its unit, so of two callees that
+       went wrong at the same moment the one further from normal is the likelier cause;
+    5. on a tie in all of these the engine cannot tell the causes apart, and the choice is
+       only made reproducible: the nearest related service first by name, then the smaller
+       incident id. It never depends on which incident was opened first, so the outcome
+       does not depend on the order of simultaneous alerts (see :func:`batch_order`).
+
+    A service whose symptom is already explained never lets an unrelated fault in through
+    it, so two faults under one caller stay two incidents. Without ``directed`` any
+    undirected path within ``max_hops`` relates them. The rest of the key is the same there.
     """
     below = topology.downstream(alert.service, max_hops) if directed else {}
     above = topology.upstream(alert.service, max_hops) if directed else {}
@@ -93,7 +172,7 @@ def choose_incident(
         }
         return kinds <= below
 
-    best: tuple[tuple[int, int, int, float], Incident] | None = None
+    best: tuple[tuple[int, int, int, float, float, str, str], Incident] | None = None
     for incident in candidates:
         if alert.starts_at < incident.opened_at - window:
             continue
@@ -123,7 +202,15 @@ def choose_incident(
         if relation is None:
             continue
         alike = directed and relation[0] == 0 and _same_kind(alert, incident, near)
-        key = (relation[0], relation[1], 0 if alike else 1, _onset_gap(alert, incident, near))
+        key = (
+            relation[0],
+            relation[1],
+            0 if alike else 1,
+            _onset_gap(alert, incident, near),
+            -_strength(alert, incident, near, alike, relation[0] == 1 and directed),
+            min(near),
+            incident.incident_id,
+        )
         if best is None or key < best[0]:
             best = (key, incident)
     return best[1] if best else None
@@ -159,6 +246,27 @@ def _onset_gap(alert: Alert, incident: Incident, services: set[str]) -> float:
             if a.service in services and can_explain(a, alert)
         ),
         default=float("inf"),
+    )
+
+
+def _strength(
+    alert: Alert, incident: Incident, services: set[str], alike: bool, above: bool
+) -> float:
+    """The highest detector score among ``services``' alerts that relate to ``alert``.
+
+    Below (``above`` False): the alerts that can explain it, of its kind when ``alike``.
+    Above: the symptoms it can explain.
+    """
+    kind = _kind(alert)
+    return max(
+        (
+            a.score
+            for a in incident.alerts
+            if a.service in services
+            and (can_explain(alert, a) if above else can_explain(a, alert))
+            and (not alike or _kind(a) == kind)
+        ),
+        default=0.0,
     )
 
 

@@ -26,7 +26,7 @@ import networkx as nx
 
 from correlator.config import CorrelateSettings
 from correlator.correlate.dedup import DedupReason, merge_alert, rekey_external
-from correlator.correlate.grouping import choose_incident, incident_id_for
+from correlator.correlate.grouping import batch_order, choose_incident, incident_id_for
 from correlator.correlate.rules import Rules, Silence
 from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import Alert, AlertStatus
@@ -115,13 +115,20 @@ class CorrelateStage:
         return [i for i in self.incidents.values() if i.status is IncidentStatus.OPEN]
 
     def process(self, alerts: Sequence[Alert], now: datetime) -> list[PendingChange]:
+        """Group a batch of alerts at ``now``; the changes to publish.
+
+        The batch is taken in :func:`~correlator.correlate.grouping.batch_order` (time, then
+        callees before callers), never in the order it came in, so the same alerts give the
+        same incidents, with the same ids, in any order.
+        """
         changed: dict[str, ChangeKind] = {}
         if self.settings.learned_edge_max_age_s is not None:
             self.topology.age_out(now.timestamp(), self.settings.learned_edge_max_age_s)
         self._resolve_quiet(now, changed)
         fields = self.settings.external_fingerprint_labels
-        for alert in sorted(alerts, key=lambda a: a.last_seen_at):
-            self._take(rekey_external(alert, fields), changed)
+        keyed = [rekey_external(alert, fields) for alert in alerts]
+        for alert in batch_order(keyed, self.topology):
+            self._take(alert, changed)
         return self._published(changed)
 
     def _published(self, changed: dict[str, ChangeKind]) -> list[PendingChange]:

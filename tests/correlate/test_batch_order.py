@@ -1,0 +1,71 @@
+"""Simultaneous alerts group the same way, into the same incident ids, in any order."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import timedelta
+
+import pytest
+
+from correlator.config import CorrelateSettings
+from correlator.correlate.grouping import incident_id_for
+from correlator.correlate.stage import CorrelateStage
+from correlator.model.alert import Alert
+from correlator.model.observation import Signal
+from correlator.testing import SHOP_CALLS, T0, alert, graph_of
+
+
+def stage() -> CorrelateStage:
+    settings = CorrelateSettings.model_validate(
+        {"topology_dir": None, "window_s": 300, "max_hops": 3}
+    )
+    return CorrelateStage(settings, graph_of(SHOP_CALLS))
+
+
+def outcome(batch: list[Alert]) -> list[tuple[str, list[str]]]:
+    """Each incident's id and services, after one batch at T0."""
+    correlate = stage()
+    correlate.process(batch, T0)
+    return sorted((i.incident_id, sorted(i.services)) for i in correlate.incidents.values())
+
+
+def siblings(checkout: float, search: float) -> list[Alert]:
+    """web and both its callees slow at one time: each callee could be web's cause."""
+    return [alert("checkout", score=checkout), alert("search", score=search), alert("web")]
+
+
+def test_every_order_of_a_simultaneous_batch_gives_the_same_incidents() -> None:
+    batch = [*siblings(0.9, 0.99), alert("db", signal=Signal.ERROR_RATIO)]
+    results = {tuple(map(str, outcome(list(order)))) for order in itertools.permutations(batch)}
+    assert len(results) == 1
+
+
+@pytest.mark.parametrize(
+    ("checkout", "search", "joins"),
+    [(0.9, 0.99, "search"), (0.99, 0.9, "checkout"), (0.95, 0.95, "checkout")],
+    ids=["search-more-anomalous", "checkout-more-anomalous", "equal-scores-by-name"],
+)
+def test_a_tied_caller_joins_its_more_anomalous_callee(
+    checkout: float, search: float, joins: str
+) -> None:
+    batch = siblings(checkout, search)
+    other = "search" if joins == "checkout" else "checkout"
+    for order in (batch, batch[::-1]):
+        groups = [services for _, services in outcome(order)]
+        assert sorted(groups) == sorted([[other], sorted([joins, "web"])])
+
+
+def test_simultaneous_caller_and_callee_open_the_incident_at_the_callee() -> None:
+    caller, callee = alert("payments"), alert("db")
+    for order in ([caller, callee], [callee, caller]):
+        [(incident_id, services)] = outcome(order)
+        assert (incident_id, services) == (incident_id_for(callee), ["db", "payments"])
+
+
+def test_later_alerts_still_come_after_earlier_ones_whatever_the_topology() -> None:
+    # a caller seen first opens the incident; its callee, seen later, joins it
+    correlate = stage()
+    caller, callee = alert("payments", 0), alert("db", 10)
+    correlate.process([callee, caller], T0 + timedelta(seconds=10))
+    [incident] = correlate.incidents.values()
+    assert incident.incident_id == incident_id_for(caller)
