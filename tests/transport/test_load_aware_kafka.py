@@ -154,6 +154,59 @@ async def test_a_member_joining_a_quiet_group_gets_its_share_and_load_then_split
     assert sorted(busy_owned, key=len) == [{0}, {1, 2, 3}]
 
 
+@pytest.mark.slow
+async def test_a_member_behind_weighs_its_partitions_by_what_arrives(
+    kafka_settings: KafkaSettings, unique: str
+) -> None:
+    """A member that cannot keep up drains each fetch over many batches, so the end offset
+    it holds is as old as that fetch: weighing it as the end *now* read 0 most of the time
+    and spikes of 10x (measured). Weighed as of its fetch, it is the arrival rate."""
+    topic = f"{unique}-behind"
+    await ensure_topics(kafka_settings, [topic], partitions=2)
+    settings = kafka_settings.model_copy(
+        update={"partition_assignor": "load-aware", "load_window_s": 1.0, "max_batch": 5}
+    )
+    sent = {0: 0, 1: 0}
+    stop = asyncio.Event()
+
+    async def produce() -> None:  # 1 kB records: 400/s to partition 0, 100/s to 1
+        loop = asyncio.get_running_loop()
+        async with KafkaSink(kafka_settings) as sink:
+            due = loop.time()
+            while not stop.is_set():
+                await sink.send(
+                    [RawMessage(topic, b"x" * 1000, partition=p) for p in (0, 0, 0, 0, 1)] * 10
+                )
+                sent[0], sent[1] = sent[0] + 40, sent[1] + 10
+                due += 0.1
+                await asyncio.sleep(max(0.0, due - loop.time()))
+
+    member = KafkaSource(settings, [topic])
+    ratios: dict[int, list[float]] = {0: [], 1: []}
+    producer = asyncio.create_task(produce())
+    try:
+        await member.start()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while loop.time() < start + 20:
+            await member.get_batch(0.05)  # 5 records a batch: 250/s, half of what arrives
+            await asyncio.sleep(0.02)
+            if loop.time() < start + 5:
+                continue
+            balance = member._balance
+            assert balance is not None
+            rate = {p: n * 1000 / (loop.time() - start) for p, n in sent.items()}
+            for (_, p), weight in balance.load.weights(balance.clock()).items():
+                ratios[p].append(weight / rate[p])
+        behind = await member.lag() or 0
+    finally:
+        await _shut_down(stop, [producer], [member])
+    assert behind > 1000, f"the member kept up ({behind} records behind): the test measures nothing"
+    for p, seen in ratios.items():
+        close = [r for r in seen if 0.7 <= r <= 1.3]
+        assert len(seen) >= 20 and len(close) >= 0.8 * len(seen), (p, sorted(seen))
+
+
 async def test_request_rejoin_gets_a_member_a_new_assignment(
     kafka_settings: KafkaSettings, unique: str
 ) -> None:

@@ -140,3 +140,16 @@ def test_a_plan_that_assumed_weights_is_settled_by_measuring_not_by_drift() -> N
     policy.assigned(Plan({P0: 1.0, P1: 1.0}, frozenset({P0, P1}), 4.0, 2), now=0.0)
     assert policy.check({P0: 100.0, P1: 100.0}, 40.0) is RejoinReason.NONE  # a trickle
     assert policy.check({P0: 10_000.0, P1: 100.0}, 40.0) is RejoinReason.MEASURED
+
+
+def test_an_end_reported_by_an_older_fetch_adds_no_sample() -> None:
+    """A busy member looks again before its next fetch: the same end at a later time would
+    read as nothing arriving, then the next fetch's end as a burst."""
+    load = PartitionLoad(window_s=1.0)
+    for tick in range(21):  # fetches every 0.2 s, 200 records/s, looked at every 0.05 s
+        t = tick / 20
+        fetch = int(t / 0.2) * 0.2
+        load.observe(P0, fetch, end=int(200 * fetch))
+    assert load.weights(1.0)[P0] == pytest.approx(200)
+    load.observe(P0, 0.5, end=10_000)  # older than the last sample: ignored
+    assert load.weights(1.0)[P0] == pytest.approx(200)

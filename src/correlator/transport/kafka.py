@@ -144,11 +144,17 @@ class KafkaSource:
         return out
 
     def _weigh(self, balance: _Balance) -> None:
-        """Note each owned partition's end and position; ask to rejoin when the policy says."""
-        now = balance.clock()
+        """Note each owned partition's end as of the fetch that reported it; ask to rejoin
+        when the policy says."""
+        now, wall = balance.clock(), balance.wall()
         for tp in self._consumer.assignment():
             key = (tp.topic, tp.partition)
-            balance.load.observe(key, now, self._consumer.highwater(tp))
+            polled = self._consumer.last_poll_timestamp(tp)  # wall ms of that fetch response
+            if polled is None or balance.polled.get(key) == polled:
+                continue  # no fetch response since the last look: its end is no news
+            balance.polled[key] = polled
+            age = max(0.0, wall - polled / 1000)
+            balance.load.observe(key, now - age, self._consumer.highwater(tp))
         reason = balance.policy.check(balance.load.weights(now), now)
         if reason is not RejoinReason.NONE:
             log.info("asking group %s for a new assignment: %s", self._group, reason.value)
@@ -257,14 +263,21 @@ def request_rejoin(consumer: AIOKafkaConsumer) -> None:
 class _Balance:
     """A load-aware member's state: its partitions' weights, its plan, its owned set."""
 
-    def __init__(self, settings: KafkaSettings, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+    ):
         self.clock = clock
+        self.wall = wall  # the clock aiokafka stamps fetch responses with
         self.threshold = settings.load_threshold
         self.load = PartitionLoad(settings.load_window_s)
         self.policy = RejoinPolicy(
             settings.load_window_s, settings.load_threshold, settings.load_recheck_s
         )
         self.owned: frozenset[tuple[str, int]] = frozenset()
+        self.polled: dict[tuple[str, int], int] = {}  # the fetch response each end came from
         self.plan: Plan | None = None
 
     def report(self) -> MemberReport:
@@ -273,6 +286,7 @@ class _Balance:
     def assigned(self, partitions: Iterable[tuple[str, int]], plan: Plan) -> None:
         self.owned, self.plan = frozenset(partitions), plan
         self.load.forget(self.owned)
+        self.polled = {p: at for p, at in self.polled.items() if p in self.owned}
         self.policy.assigned(plan, self.clock())
 
 

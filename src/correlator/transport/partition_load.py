@@ -66,11 +66,18 @@ class PartitionLoad:
         return total / count if count else 1.0
 
     def observe(self, partition: Partition, now: float, end: int | None) -> None:
-        """Note ``partition``'s end offset at ``now`` (None: not known yet, no sample)."""
+        """Note that ``partition``'s end offset was ``end`` at ``now`` (None: not known yet).
+
+        ``now`` is when the broker reported ``end`` (the fetch response), not when the member
+        looked: a busy member drains a fetch's records over many batches, and its end offset
+        is as old as that fetch. A report no newer than the last sample adds nothing.
+        """
         if end is None:
             return
-        sample = _Sample(now, end)
         samples = self._samples.setdefault(partition, deque())
+        if samples and now <= samples[-1].at:
+            return
+        sample = _Sample(now, end)
         if len(samples) >= 2 and now - samples[-2].at < self.window_s / 8:
             samples[-1] = sample  # keep a handful of samples a window, not one a fetch
         else:
