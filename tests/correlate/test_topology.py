@@ -61,3 +61,15 @@ def test_topology_command_prints_each_edge_source(tmp_path: Path) -> None:
     assert "api -> db  [learned, 1 calls]" in text
     assert "owner=team-web" in text
     assert "declared 0, learned 1, both 1" in text
+
+
+def test_heights_follow_edges_learned_and_aged_out() -> None:
+    graph = TopologyGraph()
+    graph.learn("web", "api", 1, 0.0)
+    assert (graph.height("web"), graph.height("api"), graph.height("db")) == (1, 0, 0)
+    graph.learn("api", "db", 1, 50.0)  # a new callee lifts every caller above it
+    assert (graph.height("web"), graph.height("api"), graph.height("db")) == (2, 1, 0)
+    graph.learn("db", "web", 1, 50.0)  # a cycle: one height for all three
+    assert {graph.height(s) for s in ("web", "api", "db")} == {0}
+    assert graph.age_out(now=100.0, max_age_s=60.0) == 1  # web -> api, last seen at 0
+    assert (graph.height("api"), graph.height("db"), graph.height("web")) == (2, 1, 0)

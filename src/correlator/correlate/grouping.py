@@ -6,8 +6,6 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-import networkx as nx
-
 from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import Alert, AlertStatus
 from correlator.model.incident import Incident
@@ -18,7 +16,6 @@ __all__ = [
     "can_explain",
     "choose_incident",
     "incident_id_for",
-    "layer_of",
 ]
 
 
@@ -37,40 +34,18 @@ def incident_id_for(alert: Alert) -> str:
     return "inc-" + hashlib.blake2b(seed.encode(), digest_size=6).hexdigest()
 
 
-def layer_of(topology: TopologyGraph, services: Iterable[str]) -> dict[str, int]:
-    """How far above the bottom of the call graph each service sits: 0 calls nothing.
-
-    A service's layer is one more than the highest layer among its callees, so a callee is
-    always below its callers; services that call each other in a cycle share a layer.
-    Services outside the graph are at 0.
-
-    >>> from correlator.testing import SHOP_CALLS, graph_of
-    >>> layer_of(graph_of(SHOP_CALLS), ["web", "search", "index", "db", "cache"])
-    {'web': 3, 'search': 1, 'index': 0, 'db': 0, 'cache': 0}
-    """
-    wanted = list(services)
-    graph = topology.graph
-    if not any(s in graph for s in wanted):
-        return dict.fromkeys(wanted, 0)
-    dag = nx.condensation(graph)
-    layer: dict[int, int] = {}
-    for node in reversed(list(nx.topological_sort(dag))):
-        layer[node] = 1 + max((layer[c] for c in dag.successors(node)), default=-1)
-    component: dict[str, int] = dag.graph["mapping"]
-    return {s: layer[component[s]] if s in component else 0 for s in wanted}
-
-
 def batch_order(alerts: Sequence[Alert], topology: TopologyGraph) -> list[Alert]:
     """The order a batch is correlated in, whatever order it arrived in.
 
-    By last-seen time; at one time, callees before callers (lower :func:`layer_of` first),
-    so of simultaneous alerts the likelier causes open incidents and their callers' symptoms
-    join them (as when a cause is seen first); then the earlier onset; then service, signal
-    and fingerprint, only so that the order is total. Those last keys seldom decide a
-    grouping: services of one layer never call each other, so the alert of one never
-    relates to another's. The exception: two of them that could each explain the same
-    caller's symptom, open from an earlier batch and unexplained so far; the first in this
-    order explains it (and joins it), the other stays apart.
+    By last-seen time; at one time, callees before callers (lower
+    :meth:`~correlator.correlate.topology.TopologyGraph.height` first), so of simultaneous
+    alerts the likelier causes open incidents and their callers' symptoms join them (as
+    when a cause is seen first); then the earlier onset; then service, signal and
+    fingerprint, only so that the order is total. Those last keys seldom decide a grouping:
+    services of one height never call each other, so the alert of one never relates to
+    another's. The exception: two of them that could each explain the same caller's
+    symptom, open from an earlier batch and unexplained so far; the first in this order
+    explains it (and joins it), the other stays apart.
 
     >>> from correlator.testing import SHOP_CALLS, alert, graph_of
     >>> batch = [alert("web", 0), alert("search", 0), alert("index", 0), alert("db", 10)]
@@ -79,12 +54,11 @@ def batch_order(alerts: Sequence[Alert], topology: TopologyGraph) -> list[Alert]
     """
     if len(alerts) < 2:
         return list(alerts)
-    layer = layer_of(topology, {a.service for a in alerts})
     return sorted(
         alerts,
         key=lambda a: (
             a.last_seen_at,
-            layer[a.service],
+            topology.height(a.service),
             a.starts_at,
             a.service,
             a.signal.value,

@@ -41,11 +41,18 @@ class TopologyGraph:
     def __init__(self) -> None:
         self.graph: nx.DiGraph[str] = nx.DiGraph()
         self._undirected: nx.Graph[str] | None = None
+        self._heights: dict[str, int] | None = None
+
+    def _reshaped(self) -> None:
+        """Forget what was derived from the graph's shape (a node or edge came or went)."""
+        self._undirected = None
+        self._heights = None
 
     def declare(self, spec: ServiceSpec) -> None:
         self.graph.add_node(
             spec.name, owner=spec.owner, tier=spec.tier, labels=dict(spec.labels), declared=True
         )
+        self._reshaped()
         for callee in spec.depends_on:
             self._add_edge(spec.name, callee, "declared", 0, 0.0)
 
@@ -59,7 +66,7 @@ class TopologyGraph:
         data: dict[str, Any] | None = self.graph.get_edge_data(caller, callee)
         if data is None:
             self.graph.add_edge(caller, callee, source=source, calls=calls, last_seen=ts)
-            self._undirected = None
+            self._reshaped()
             return
         if data["source"] != source:
             data["source"] = "both"
@@ -75,7 +82,7 @@ class TopologyGraph:
         ]
         self.graph.remove_edges_from(stale)
         if stale:
-            self._undirected = None
+            self._reshaped()
         return len(stale)
 
     def hops(self, a: str, b: str, limit: int) -> int | None:
@@ -145,6 +152,28 @@ class TopologyGraph:
             self.graph.reverse(copy=False), service, cutoff=limit
         )
         return {n: int(d) for n, d in found.items()}
+
+    def height(self, service: str) -> int:
+        """How far above the bottom of the call graph ``service`` sits: 0 calls nothing.
+
+        One more than the highest of its callees, so a callee is always below its callers;
+        services that call each other in a cycle share one height. Unknown services are at
+        0. Computed once per shape of the graph (a batch asks for many services).
+
+        >>> g = TopologyGraph()
+        >>> g.learn("web", "api", 1, 0.0); g.learn("api", "db", 1, 0.0)
+        >>> g.learn("web", "cache", 1, 0.0)
+        >>> [g.height(s) for s in ("web", "api", "db", "cache", "unknown")]
+        [2, 1, 0, 0, 0]
+        """
+        if self._heights is None:
+            dag = nx.condensation(self.graph)
+            heights: dict[int, int] = {}
+            for node in reversed(list(nx.topological_sort(dag))):
+                heights[node] = 1 + max((heights[c] for c in dag.successors(node)), default=-1)
+            mapping: dict[str, int] = dag.graph["mapping"]
+            self._heights = {name: heights[c] for name, c in mapping.items()}
+        return self._heights.get(service, 0)
 
     def callees(self, service: str) -> list[str]:
         return list(self.graph.successors(service)) if service in self.graph else []
