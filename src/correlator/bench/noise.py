@@ -1,10 +1,12 @@
 """``python -m correlator.bench.noise``: alerts in → incidents out on the demo scenario.
 
 Runs the whole engine (decode → normalize → detect → correlate → rank → publish) over the
-in-memory transport and store, once with the demo's single fault and once with an unrelated
-second fault at the same time (``Scenario(second_fault=...)``), and prints the compression
-ratio (alerts per incident) and how many incidents mix the two faults (must be 0). A fault's
-services are the root and its callers (the services its slowness reaches).
+in-memory transport and store, once with the demo's single fault, once with an unrelated
+second fault at the same time (``Scenario(second_fault=...)``), and once more with an
+Alertmanager SLO alert on frontend, the caller both faults reach, early in the faults
+(``Scenario(slo_alert_s=...)``). It prints the compression ratio (alerts per incident) and
+how many incidents mix the two faults (must be 0). A fault's services are the root and its
+callers (the services its slowness reaches).
 """
 
 from __future__ import annotations
@@ -84,6 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--second-fault", default="catalog-cache", help="service of the unrelated second fault"
     )
+    parser.add_argument(
+        "--slo-alert-s",
+        type=int,
+        default=5,
+        help="the third run's Alertmanager SLO alert on frontend (which both faults reach) "
+        "fires this many seconds after the faults start",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
         (
             f"two faults (payments-db + {args.second_fault})",
             Scenario(second_fault=args.second_fault),
+        ),
+        (
+            f"two faults and an SLO alert on their shared caller frontend {args.slo_alert_s}s in",
+            Scenario(second_fault=args.second_fault, slo_alert_s=args.slo_alert_s),
         ),
     ]
     for label, scenario in runs:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from correlator.config import TopicSettings
@@ -44,34 +44,56 @@ def _malformed(topics: TopicSettings, second: SecondOfTelemetry) -> list[RawMess
 
 def _external_alert(topics: TopicSettings, scenario: Scenario) -> RawMessage:
     """A Prometheus alert about the payments connection pool, as Alertmanager posts it."""
-    starts = scenario.fault_at + timedelta(seconds=75)
+    return _alertmanager_post(
+        topics,
+        scenario.fault_at + timedelta(seconds=75),
+        {"alertname": "PaymentsPoolSaturated", "service": "payments", "severity": "critical"},
+        "payments DB connection pool above 90% for 1m",
+        "c0ffee0000000001",
+    )
+
+
+def _slo_alert(topics: TopicSettings, scenario: Scenario, after_s: int) -> RawMessage:
+    """An error-budget burn alert on frontend, the service users call."""
+    return _alertmanager_post(
+        topics,
+        scenario.fault_at + timedelta(seconds=after_s),
+        {"alertname": "FrontendErrorBudgetBurn", "service": "frontend", "severity": "page"},
+        "frontend is burning its 30-day error budget 14x too fast",
+        "c0ffee0000000002",
+    )
+
+
+def _alertmanager_post(
+    topics: TopicSettings, starts: datetime, labels: dict[str, str], summary: str, fp: str
+) -> RawMessage:
+    """One firing alert in Alertmanager's webhook body."""
     body = {
         "version": "4",
         "status": "firing",
         "receiver": "correlator",
-        "groupKey": '{}:{alertname="PaymentsPoolSaturated"}',
+        "groupKey": f'{{}}:{{alertname="{labels["alertname"]}"}}',
         "alerts": [
             {
                 "status": "firing",
-                "labels": {
-                    "alertname": "PaymentsPoolSaturated",
-                    "service": "payments",
-                    "severity": "critical",
-                },
-                "annotations": {"summary": "payments DB connection pool above 90% for 1m"},
+                "labels": labels,
+                "annotations": {"summary": summary},
                 "startsAt": starts.isoformat().replace("+00:00", "Z"),
                 "endsAt": "0001-01-01T00:00:00Z",
                 "generatorURL": "http://prometheus:9090/graph",
-                "fingerprint": "c0ffee0000000001",
+                "fingerprint": fp,
             }
         ],
     }
-    return RawMessage(topics.alerts_in, json.dumps(body).encode(), key=b"payments", partition=-1)
+    key = labels["service"].encode()
+    return RawMessage(topics.alerts_in, json.dumps(body).encode(), key=key, partition=-1)
 
 
 def scenario_messages(scenario: Scenario, topics: TopicSettings) -> Iterable[list[RawMessage]]:
     """The scenario as topic records, one list per simulated second."""
-    external_at = int((scenario.fault_at - scenario.start).total_seconds()) + 75
+    onset = int((scenario.fault_at - scenario.start).total_seconds())
+    external_at = onset + 75
+    slo_at = None if scenario.slo_alert_s is None else onset + scenario.slo_alert_s
     for t, second in enumerate(scenario.seconds()):
         out: list[RawMessage] = []
         for service, spans in _by_service(second.spans).items():
@@ -98,6 +120,8 @@ def scenario_messages(scenario: Scenario, topics: TopicSettings) -> Iterable[lis
             out.extend(_malformed(topics, second))
         if t == external_at:
             out.append(_external_alert(topics, scenario))
+        if t == slo_at and scenario.slo_alert_s is not None:
+            out.append(_slo_alert(topics, scenario, scenario.slo_alert_s))
         yield out
 
 

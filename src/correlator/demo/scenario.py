@@ -76,6 +76,9 @@ class Scenario:
     #: An unrelated second fault at the same time (a service that gets slow on its own), to
     #: measure that two faults stay two incidents; None (the default) for one fault.
     second_fault: str | None = None
+    #: Seconds after the fault starts at which Alertmanager posts an SLO alert on frontend,
+    #: the caller both faults reach (None, the default: no such alert).
+    slo_alert_s: int | None = None
     _rng: random.Random = field(init=False, repr=False)
     _ids: int = field(default=0, init=False, repr=False)
 
