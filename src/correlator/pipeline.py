@@ -95,6 +95,11 @@ class EngineStats:
     dead_lettered: int = 0
     changes_published: int = 0
     batches: int = 0
+    #: What came after its event time was closed, by kind: ``span`` and ``log`` records
+    #: of a window already closed (dropped), ``alert`` of a tick already run (correlated
+    #: in the next one; a count that grows says ``correlate.tick_margin_s`` is shorter
+    #: than the disorder of the stream).
+    late: dict[str, int] = field(default_factory=dict)
     published: list[IncidentChange] = field(default_factory=list)
 
 
@@ -141,6 +146,7 @@ class Engine:
         self.rank = RankStage(topology)
         self.publish = PublishStage(sink, self.incidents, settings.topics.incidents)
         self.stats = EngineStats()
+        self._late_seen: dict[str, int] = {}
         self._keep_published = keep_published
         self.snapshots = SnapshotRepository(store, scope)
         self.ticks = TickQueue(
@@ -504,6 +510,7 @@ class Engine:
         self.positions = state["positions"]
         wall = self.clock.monotonic()
         self._seen = dict.fromkeys(self._high, wall)
+        self._restart_late()
         if isinstance(self.source, Resumable):
             self.source.resume_from(self.positions)
 
@@ -524,6 +531,7 @@ class Engine:
         self.ticks = state["ticks"]
         self.ticks.tick_s = self.settings.correlate.tick_s
         self.ticks.margin_s = self.settings.correlate.tick_margin_s
+        self._restart_late()
 
     def _read(self, blob: bytes, key: str) -> dict[str, Any]:
         """A snapshot or cut blob as its state dict, or :class:`SnapshotError`."""
@@ -551,6 +559,27 @@ class Engine:
         self.stats.observations += len(observations)
         self.stats.anomalies += anomalies
         self.stats.batches += 1
+        self._count_late()
+
+    def _late_now(self) -> dict[str, int]:
+        """The stages' own running counts of late records and alerts."""
+        return {
+            "span": self.normalize.spans.late,
+            "log": self.normalize.logs.late,
+            "alert": self.ticks.late,
+        }
+
+    def _count_late(self) -> None:
+        """Add to ``stats.late`` what the stages counted late since the last call (a
+        restored stage brings its own count back: :meth:`_restart_late` sets that aside)."""
+        for kind, count in self._late_now().items():
+            new = count - self._late_seen.get(kind, 0)
+            if new > 0:
+                self.stats.late[kind] = self.stats.late.get(kind, 0) + new
+            self._late_seen[kind] = count
+
+    def _restart_late(self) -> None:
+        self._late_seen = self._late_now()
 
 
 def _offset_records(positions: Mapping[tuple[str, int], int]) -> list[RawMessage]:

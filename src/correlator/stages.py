@@ -320,6 +320,7 @@ class CorrelateEngine(Engine):
         self.stats.dead_lettered += len(dead)
         self.stats.batches += 1
         self.stats.changes_published += len(published)
+        self._count_late()
 
 
 def _runs(batch: Sequence[RawMessage]) -> list[tuple[tuple[str, int], list[RawMessage]]]:

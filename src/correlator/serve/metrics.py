@@ -36,6 +36,7 @@ class StatsLike(Protocol):
     dead_lettered: int
     changes_published: int
     batches: int
+    late: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class StatsSnapshot:
     changes_published: int = 0
     batches: int = 0
     decode_errors: int = 0
+    late: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def of(cls, stats: StatsLike) -> StatsSnapshot:
@@ -64,6 +66,7 @@ class StatsSnapshot:
             changes_published=stats.changes_published,
             batches=stats.batches,
             decode_errors=int(getattr(stats, "decode_errors", 0)),
+            late=dict(stats.late),
         )
 
     def minus(self, before: StatsSnapshot) -> StatsSnapshot:
@@ -71,7 +74,7 @@ class StatsSnapshot:
 
         >>> StatsSnapshot(consumed={"a": 5}, alerts=3).minus(StatsSnapshot(consumed={"a": 2}))
         StatsSnapshot(consumed={'a': 3}, events=0, observations=0, anomalies=0, alerts=3, \
-dead_lettered=0, changes_published=0, batches=0, decode_errors=0)
+dead_lettered=0, changes_published=0, batches=0, decode_errors=0, late={})
         """
         return StatsSnapshot(
             consumed={t: n - before.consumed.get(t, 0) for t, n in self.consumed.items()},
@@ -83,6 +86,7 @@ dead_lettered=0, changes_published=0, batches=0, decode_errors=0)
             changes_published=self.changes_published - before.changes_published,
             batches=self.batches - before.batches,
             decode_errors=self.decode_errors - before.decode_errors,
+            late={k: n - before.late.get(k, 0) for k, n in self.late.items()},
         )
 
 
@@ -127,6 +131,15 @@ class EngineMetrics:
             ["outcome"],
             registry=r,
         )
+        self.late = Counter(
+            "correlator_late",
+            "Records and alerts that came after their event time was closed, by kind: span "
+            "and log records of a closed window (dropped), alerts of a tick already run "
+            "(correlated in the next one, so a replay may group them otherwise: raise "
+            "correlate.tick_margin_s if this grows)",
+            ["kind"],
+            registry=r,
+        )
         self.stage_seconds = Histogram(
             "correlator_stage_seconds",
             "Time one batch spent in each stage",
@@ -157,6 +170,9 @@ class EngineMetrics:
                 counter.inc(n)
         if d.changes_published > 0:
             self.changes.labels(origin="engine").inc(d.changes_published)
+        for kind, n in d.late.items():
+            if n > 0:
+                self.late.labels(kind=kind).inc(n)
         for stage, seconds in stage_seconds.items():
             self.stage_seconds.labels(stage=stage).observe(max(0.0, seconds))
 
