@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from correlator.config import KafkaSettings
 from correlator.transport.assignor import MemberReport, Plan, plan_group
+from correlator.transport.kafka import _Balance
 from correlator.transport.partition_load import PartitionLoad, RejoinPolicy, RejoinReason
 
 P0, P1, P2, P3 = ("t", 0), ("t", 1), ("t", 2), ("t", 3)
@@ -153,3 +155,23 @@ def test_an_end_reported_by_an_older_fetch_adds_no_sample() -> None:
     assert load.weights(1.0)[P0] == pytest.approx(200)
     load.observe(P0, 0.5, end=10_000)  # older than the last sample: ignored
     assert load.weights(1.0)[P0] == pytest.approx(200)
+
+
+def test_a_partition_moved_again_within_a_window_keeps_the_weight_measured_before() -> None:
+    """b got p1 (300/s as a measured) a moment ago and has not watched it for a window:
+    it reports the planned 300, so a third member's join plans with it, not with the
+    mean of the rest, and nothing is left to guess."""
+    settings = KafkaSettings(partition_assignor="load-aware", load_window_s=3.0)
+    b = _Balance(settings, clock=lambda: 100.0)
+    plan = Plan({P1: 300.0, P2: 100.0}, frozenset(), total=600.0, members=2)
+    b.assigned([P1, P2], plan)
+    assert b.report().weights == {P1: 300.0, P2: 100.0}
+
+    a = MemberReport(frozenset({P0, P3}), {P0: 100.0, P3: 100.0})
+    plans = plan_group([P0, P1, P2, P3], {m: ["t"] for m in "abc"}, {"a": a, "b": b.report()})
+    assert all(not p.assumed for _, p in plans.values())
+    assert sum(p.total for _, p in plans.values()) == pytest.approx(3 * 600.0)
+
+    guessed = Plan({P1: 300.0, P2: 1.0}, frozenset({P2}), total=500.0, members=2)
+    b.assigned([P1, P2], guessed)  # a weight the leader guessed is not passed on as measured
+    assert b.report().weights == {P1: 300.0}

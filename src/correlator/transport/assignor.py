@@ -9,8 +9,9 @@ reports and sends each member, in its assignment user data, the weights it plann
 
 Measured and unknown weights are told apart. A member reports a weight for every partition
 it owns and has watched for a whole window: a quiet partition reports 0 (its end did not
-grow), and one the member stopped watching (busy elsewhere) reports what it last measured.
-Only a partition nobody has watched for a window (just moved, or its owner just joined) is
+grow), one the member stopped watching (busy elsewhere) reports what it last measured, and
+one it got less than a window ago reports the measured weight its plan gave it. Only a
+partition nobody has measured (its owner just joined, or it moved with a guessed weight) is
 unknown; it weighs the mean of the measured ones, as the best guess, and the plan marks it
 assumed, so its owner asks for a new split once it has measured it
 (``correlator.transport.partition_load.RejoinPolicy``). When nothing weighs above 0 (a new

@@ -281,7 +281,17 @@ class _Balance:
         self.plan: Plan | None = None
 
     def report(self) -> MemberReport:
-        return MemberReport(self.owned, self.load.weights(self.clock()))
+        """What this member owns and what it weighs: measured over a window, else (a
+        partition it got less than a window ago) the weight its plan gave it, which the
+        previous owner measured. Without that, a partition moved again within a window
+        would weigh the group's mean, a guess, in the next split."""
+        plan = self.plan
+        carried = (
+            {p: w for p, w in plan.weights.items() if p in self.owned and p not in plan.assumed}
+            if plan is not None
+            else {}
+        )
+        return MemberReport(self.owned, carried | self.load.weights(self.clock()))
 
     def assigned(self, partitions: Iterable[tuple[str, int]], plan: Plan) -> None:
         self.owned, self.plan = frozenset(partitions), plan
