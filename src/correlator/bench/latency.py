@@ -58,7 +58,7 @@ from correlator.bench.perf_env import (
     services,
     settings_data,
 )
-from correlator.config import DetectSettings, Settings, TopicSettings
+from correlator.config import CorrelateSettings, DetectSettings, Settings, TopicSettings
 from correlator.model.alert import AlertStatus
 from correlator.model.incident import ChangeKind, IncidentChange
 from correlator.transport.kafka import KafkaSink, KafkaSource
@@ -80,6 +80,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DetectSettings().idle_partition_s,
         help="the engine's detect.idle_partition_s (0: the live profile, where a caught-up "
         "partition never holds event time back)",
+    )
+    parser.add_argument(
+        "--tick-margin-s",
+        type=float,
+        default=CorrelateSettings().tick_margin_s,
+        help="the engine's correlate.tick_margin_s: how far past a tick's end event time must "
+        "be before it runs (the disorder tolerated within a partition)",
     )
     parser.set_defaults(metric_interval_s=1)
 
@@ -171,7 +178,12 @@ async def _measure(
         "params": {"min_relative_change": 0.5, "two_sided": False},
     }
     detect = {"warmup": 5, "detectors": detectors, "idle_partition_s": args.idle_partition_s}
-    correlate = {"window_s": 10.0, "resolve_after_s": 15.0, "reopen_grace_s": 0.0}
+    correlate = {
+        "window_s": 10.0,
+        "resolve_after_s": 15.0,
+        "reopen_grace_s": 0.0,
+        "tick_margin_s": args.tick_margin_s,
+    }
     data = settings_data(
         bootstrap, redis_url, "lat", args.partitions, detect=detect, correlate=correlate
     )
@@ -270,8 +282,11 @@ def _split_line(r: dict[str, Any]) -> str:
         return (
             "live profile (detect.idle_partition_s 0): a caught-up partition never holds "
             "event time back, so a fault's tick runs once the engine has read everything "
-            "sent so far; the floor is working through the second of data the fault arrived "
-            f"in (each second is sent at once), then cut, publish and the reader's fetch "
+            "sent so far and event time is tick_margin_s "
+            f"({r['tick_margin_s']}s) past the tick's end: caught up, event time moves on with "
+            "the wall time since the latest record, so a tick whose end the fault's second of "
+            "data barely passes waits up to the margin; the floor is working through that "
+            f"second of data (sent at once), then cut, publish and the reader's fetch "
             f"(fetch_max_wait {r['fetch_max_wait_s']}s); span/log signals also wait for their "
             f"{r['window_s']}s window"
         )
