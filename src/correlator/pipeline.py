@@ -397,19 +397,14 @@ class Engine:
         return sent
 
     def _snapshot_due(self) -> bool:
-        """Every ``checkpoint_every_s``, at a moment with nothing left to fetch and no
-        alert waiting for its tick when one comes; at twice that, whatever the backlog.
-
-        A full snapshot blocks the loop for a few hundred ms. Between bursts it delays no
-        fresh record, and once the waiting alerts are correlated it delays no incident
-        change: taken while a fault's first alert waits out its tick's margin, it adds
-        its length to that fault's latency (measured: 0.25-0.42 s a snapshot).
-        """
+        """Every ``checkpoint_every_s``, at a moment with nothing left to fetch when one
+        comes (a full snapshot blocks the loop for a few hundred ms: between bursts it
+        delays no fresh record); at twice that, whatever the backlog."""
         every = self.settings.detect.checkpoint_every_s
         elapsed = self.clock.monotonic() - self._last_snapshot
         if elapsed >= 2 * every or len(self._evicted) > _MAX_EVICTED_PENDING:
             return True
-        return elapsed >= every and not self._behind() and not self.ticks.alerts
+        return elapsed >= every and not self._behind()
 
     async def checkpoint(self) -> None:
         """Snapshot now and commit the offsets it covers."""

@@ -8,7 +8,6 @@ from correlator.clock import FakeClock
 from correlator.config import Settings
 from correlator.pipeline import Engine, build_engine
 from correlator.store import MemoryStateStore
-from correlator.testing import alert
 from correlator.transport import MemorySink
 from correlator.transport.memory import MemorySource
 
@@ -123,22 +122,3 @@ def test_a_due_snapshot_waits_for_a_moment_with_nothing_to_fetch_at_most_twice_a
     source.behind.add(spans)
     clock.advance(timedelta(seconds=every))
     assert engine._snapshot_due(), "twice the interval: due whatever the backlog"
-
-
-def test_a_due_snapshot_waits_for_the_alerts_queued_for_their_tick() -> None:
-    """A snapshot blocks the loop: taken while an alert waits out its tick's margin, it
-    delays the incident change the alert makes."""
-    clock = FakeClock(START)
-    source = OwnedSource(set())
-    engine, settings = engine_over(source, clock)
-    every = settings.detect.checkpoint_every_s
-    engine._last_snapshot = clock.monotonic()
-    engine.ticks.add([alert("db")], [])
-
-    clock.advance(timedelta(seconds=every + 1))
-    assert not engine._snapshot_due(), "an alert waits for its tick"
-    engine.ticks.alerts.clear()  # its tick ran
-    assert engine._snapshot_due()
-    engine.ticks.add([alert("db")], [])
-    clock.advance(timedelta(seconds=every))
-    assert engine._snapshot_due(), "twice the interval: due whatever waits"
