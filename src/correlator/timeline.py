@@ -2,9 +2,10 @@
 
 Alerts and learned call edges wait in a ``TickQueue`` until the watermark says every item
 of their tick has arrived; then each tick is handed to the correlator in order, with
-``now`` = the tick's end. So how the broker happened to split the stream into batches (or
-where a crashed engine resumed) cannot change which incident an alert opens, how many
-versions an incident gets, or when it resolves.
+``now`` = the tick's end (the correlator orders a tick's alerts itself:
+``correlator.correlate.grouping.batch_order``). So how the broker happened to split the
+stream into batches (or where a crashed engine resumed) cannot change which incident an
+alert opens, how many versions an incident gets, or when it resolves.
 
 An item is *due* when its data is complete: a windowed signal's observation (time = window
 end) is emitted one window after its end, so its due time is ``ts + window_s``; a metric or
@@ -43,15 +44,6 @@ Tick = tuple[float, list[Alert], list[CallEdge]]
 
 def _alert_due(alert: Alert) -> float:
     return alert.last_seen_at.timestamp() + alert.window_s
-
-
-def _alert_order(alert: Alert) -> tuple[float, str, float, str]:
-    return (
-        alert.last_seen_at.timestamp(),
-        alert.fingerprint,
-        alert.starts_at.timestamp(),
-        alert.status.value,
-    )
 
 
 @dataclass
@@ -107,7 +99,7 @@ class TickQueue:
         return [d for d, _ in self.alerts] + [d for d, _ in self.edges]
 
     def _take(self, end: float) -> tuple[list[Alert], list[CallEdge]]:
-        alerts = sorted((a for d, a in self.alerts if d < end), key=_alert_order)
+        alerts = [a for d, a in self.alerts if d < end]  # the correlator orders them
         edges = [e for d, e in self.edges if d < end]
         self.alerts = [(d, a) for d, a in self.alerts if d >= end]
         self.edges = [(d, e) for d, e in self.edges if d >= end]
