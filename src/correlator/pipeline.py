@@ -510,7 +510,6 @@ class Engine:
         self.positions = state["positions"]
         wall = self.clock.monotonic()
         self._seen = dict.fromkeys(self._high, wall)
-        self._restart_late()
         if isinstance(self.source, Resumable):
             self.source.resume_from(self.positions)
 
@@ -579,6 +578,8 @@ class Engine:
             self._late_seen[kind] = count
 
     def _restart_late(self) -> None:
+        """Count late items from the restored stages' own counts on (``_restore`` adopts
+        its normalize stage before it restores correlation, which calls this)."""
         self._late_seen = self._late_now()
 
 
