@@ -169,6 +169,10 @@ def test_a_tail_percentile_over_too_few_requests_is_left_out_of_its_row() -> Non
     assert all(any(o.entity == "db" for o in batch) for _, batch in gated)
     ungated = petshop.rows_of(table, table.timestamps)
     assert [len(batch) for _, batch in ungated] == [5, 5]
+    # a latency value carries its node's requests of the row; without a count, none
+    fn = {o.detail: o.samples for o in ungated[1][1] if o.entity == "fn"}
+    assert fn == {"requests Sum": 0, "latency p50": 150, "latency p90": 150, "latency p99": 150}
+    assert [o.samples for _, batch in ungated for o in batch if o.entity == "db"] == [0, 0]
 
 
 def only(scenarios_dir: Path) -> tuple[petshop.IssueResult, petshop.IssueResult]:

@@ -55,6 +55,30 @@ def test_a_tied_caller_joins_its_more_anomalous_callee(
         assert sorted(groups) == sorted([[other], sorted([joins, "web"])])
 
 
+def failing(service: str, ratio: float, requests: int | None, score: float) -> Alert:
+    return alert(service, signal=Signal.ERROR_RATIO, score=score).model_copy(
+        update={"observed": ratio, "samples": requests}
+    )
+
+
+@pytest.mark.parametrize(
+    ("requests", "joins"),
+    [((50, 1000), "search"), ((None, None), "checkout")],
+    ids=["counts-known", "counts-unknown-by-score"],
+)
+def test_a_tied_caller_joins_the_callee_that_failed_more_requests(
+    requests: tuple[int | None, int | None], joins: str
+) -> None:
+    """8 % of 50 requests is further from normal than 2 % of 1000, but fails 4, not 20."""
+    checkout = failing("checkout", 0.08, requests[0], score=1.0)
+    search = failing("search", 0.02, requests[1], score=0.97)
+    batch = [checkout, search, alert("web", signal=Signal.ERROR_RATIO)]
+    other = "search" if joins == "checkout" else "checkout"
+    for order in (batch, batch[::-1]):
+        groups = [services for _, services in outcome(order)]
+        assert sorted(groups) == sorted([[other], sorted([joins, "web"])])
+
+
 def test_simultaneous_caller_and_callee_open_the_incident_at_the_callee() -> None:
     caller, callee = alert("payments"), alert("db")
     for order in ([caller, callee], [callee, caller]):

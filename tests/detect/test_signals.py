@@ -59,6 +59,7 @@ def test_the_fault_fires_span_and_log_signals_that_say_what_where_and_how_much(
     assert db.observed is not None and db.expected is not None
     assert db.observed > 5 * db.expected
     assert db.window_s == 10.0 and db.score >= 0.9 and db.series == "payments-db|latency_p99"
+    assert db.samples is not None and db.samples >= 1  # the requests behind the percentile
     assert "payments-db" in db.summary and "expected" in db.summary
     for key in [
         ("payments->payments-db", Signal.LATENCY_P99),  # edge signals too

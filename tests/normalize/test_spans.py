@@ -31,6 +31,14 @@ def test_window_emits_rate_errors_and_latency_after_it_closes() -> None:
     assert values["api|error_ratio"] == 0.1
     assert 104 <= values["api|latency_p50"] <= 105
     assert {o.signal for o in observations} >= {Signal.LATENCY_P99}
+    # an error ratio and the percentiles say how many requests they were measured over
+    samples = {o.signal: o.samples for o in observations if o.entity == "api"}
+    assert samples == {
+        Signal.REQUEST_RATE: 0,
+        Signal.ERROR_RATIO: 10,
+        Signal.LATENCY_P50: 10,
+        Signal.LATENCY_P99: 10,
+    }
 
 
 def test_client_span_gives_an_edge_and_edge_latency() -> None:

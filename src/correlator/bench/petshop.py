@@ -208,25 +208,28 @@ def _measured(node: str, metric: str, stat: str, requests: dict[str, float | Non
     return need is None or count is None or count >= need
 
 
+def _samples(node: str, metric: str, requests: dict[str, float | None]) -> int:
+    """The node's requests in the row behind a latency or availability value (0: unknown)."""
+    count = requests.get(node) if metric in ("latency", "availability") else None
+    return int(count) if count is not None else 0
+
+
 def rows_of(
     table: MetricTable, times: Sequence[float], *, tail_samples: bool = False
 ) -> list[tuple[float, list[Observation]]]:
     """One batch of observations per row, stamped with ``times``.
 
-    With ``tail_samples``, a node's p90/p95/p99 latency is left out of a row in which the
-    node served fewer requests than the percentile needs (:data:`TAIL_SAMPLES`).
+    A latency or availability value carries the node's requests of that row as its
+    ``samples``. With ``tail_samples``, a node's p90/p95/p99 latency is left out of a row in
+    which the node served fewer requests than the percentile needs (:data:`TAIL_SAMPLES`).
     """
     out: list[tuple[float, list[Observation]]] = []
     for ts, row in zip(times, table.values, strict=True):
-        requests = (
-            {
-                node: value
-                for (node, metric, stat), value in zip(table.columns, row, strict=True)
-                if metric == "requests" and stat == "Sum"
-            }
-            if tail_samples
-            else {}
-        )
+        requests = {
+            node: value
+            for (node, metric, stat), value in zip(table.columns, row, strict=True)
+            if metric == "requests" and stat == "Sum"
+        }
         batch = [
             Observation(
                 series=f"{node}|{metric}|{stat}",
@@ -236,9 +239,10 @@ def rows_of(
                 ts=ts,
                 window_s=STEP_S,
                 detail=f"{metric} {stat}",
+                samples=_samples(node, metric, requests),
             )
             for (node, metric, stat), value in zip(table.columns, row, strict=True)
-            if value is not None and _measured(node, metric, stat, requests)
+            if value is not None and (not tail_samples or _measured(node, metric, stat, requests))
         ]
         out.append((ts, batch))
     return out

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import Alert, AlertStatus
 from correlator.model.incident import Incident
+from correlator.model.observation import Signal
 
 __all__ = [
     "active_services",
@@ -117,12 +118,18 @@ def choose_incident(
     2. the one whose nearest service shows the same kind of symptom;
     3. the one whose related services' anomalies (as causes, so request-rate changes left
        out) began closest in time;
-    4. the one whose nearest related evidence is the more anomalous: the highest detector
-       score among the nearest services' alerts that relate (causes below that can explain
-       it, or symptoms above it can explain), of the same kind when 2. held. A score says
-       how far a series is from its own normal, whatever its unit, so of two callees that
-       went wrong at the same moment the one further from normal is the likelier cause;
-    5. on a tie in all of these the engine cannot tell the causes apart, and the choice is
+    4. the one whose nearest related evidence failed more requests: the most failed
+       requests (error ratio times the requests it was measured over, when the alert
+       carries them) among the nearest services' alerts that relate (causes below that can
+       explain it, or symptoms above it can explain), of the same kind when 2. held. A
+       caller's failures come from the callee that fails enough of them: an error ratio
+       over a few dozen requests is further from normal than one over a thousand, but fails
+       fewer requests and is a noisier reading;
+    5. the one whose nearest related evidence is the more anomalous: the highest detector
+       score among those alerts. A score says how far a series is from its own normal,
+       whatever its unit, so of two callees that went wrong at the same moment the one
+       further from normal is the likelier cause;
+    6. on a tie in all of these the engine cannot tell the causes apart, and the choice is
        only made reproducible: the nearest related service first by name, then the smaller
        incident id. It never depends on which incident was opened first, so the outcome
        does not depend on the order of simultaneous alerts (see :func:`batch_order`).
@@ -146,7 +153,7 @@ def choose_incident(
         }
         return kinds <= below
 
-    best: tuple[tuple[int, int, int, float, float, str, str], Incident] | None = None
+    best: tuple[tuple[int, int, int, float, float, float, str, str], Incident] | None = None
     for incident in candidates:
         if alert.starts_at < incident.opened_at - window:
             continue
@@ -176,12 +183,14 @@ def choose_incident(
         if relation is None:
             continue
         alike = directed and relation[0] == 0 and _same_kind(alert, incident, near)
+        evidence = _related(alert, incident, near, alike, relation[0] == 1 and directed)
         key = (
             relation[0],
             relation[1],
             0 if alike else 1,
             _onset_gap(alert, incident, near),
-            -_strength(alert, incident, near, alike, relation[0] == 1 and directed),
+            -max((_failed(a) for a in evidence), default=0.0),
+            -max((a.score for a in evidence), default=0.0),
             min(near),
             incident.incident_id,
         )
@@ -223,25 +232,36 @@ def _onset_gap(alert: Alert, incident: Incident, services: set[str]) -> float:
     )
 
 
-def _strength(
+def _related(
     alert: Alert, incident: Incident, services: set[str], alike: bool, above: bool
-) -> float:
-    """The highest detector score among ``services``' alerts that relate to ``alert``.
+) -> list[Alert]:
+    """``services``' alerts that relate to ``alert``.
 
     Below (``above`` False): the alerts that can explain it, of its kind when ``alike``.
     Above: the symptoms it can explain.
     """
     kind = _kind(alert)
-    return max(
-        (
-            a.score
-            for a in incident.alerts
-            if a.service in services
-            and (can_explain(alert, a) if above else can_explain(a, alert))
-            and (not alike or _kind(a) == kind)
-        ),
-        default=0.0,
-    )
+    return [
+        a
+        for a in incident.alerts
+        if a.service in services
+        and (can_explain(alert, a) if above else can_explain(a, alert))
+        and (not alike or _kind(a) == kind)
+    ]
+
+
+def _failed(alert: Alert) -> float:
+    """Requests an error-ratio alert failed (ratio times its requests); 0 when unknown.
+
+    >>> from correlator.testing import alert
+    >>> elb = alert("elb", signal=Signal.ERROR_RATIO).model_copy(
+    ...     update={"observed": 0.08, "samples": 50})
+    >>> _failed(elb), _failed(alert("db"))
+    (4.0, 0.0)
+    """
+    if alert.signal is not Signal.ERROR_RATIO or alert.observed is None or not alert.samples:
+        return 0.0
+    return alert.observed * alert.samples
 
 
 def _kind(alert: Alert) -> str:

@@ -166,6 +166,7 @@ class DetectStage:
             score=score,
             series=obs.series,
             window_s=obs.window_s,
+            samples=obs.samples or None,
             starts_at=started,
             last_seen_at=_at(obs.ts),
             ends_at=_at(obs.ts) if status is AlertStatus.RESOLVED else None,

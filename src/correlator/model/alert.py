@@ -51,6 +51,8 @@ class Alert(BaseModel):
     score: float = Field(default=1.0, ge=0.0)
     series: str = ""
     window_s: float = 0.0
+    #: requests ``observed`` was measured over (an error ratio's, a percentile's), if known
+    samples: int | None = Field(default=None, ge=0)
     starts_at: AwareDatetime
     last_seen_at: AwareDatetime
     ends_at: AwareDatetime | None = None

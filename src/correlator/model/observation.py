@@ -34,7 +34,8 @@ class Observation:
 
     ``series`` is the stable key of the series the value belongs to; ``ts`` is unix
     seconds of event time; ``window_s`` is the length of the window it summarizes
-    (0 for a point sample).
+    (0 for a point sample); ``samples`` is how many requests a windowed value (an error
+    ratio, a latency percentile) was measured over, 0 when unknown.
 
     >>> obs = Observation("svc:checkout:latency_p99", "checkout", Signal.LATENCY_P99, 812.0, 60.0)
     >>> obs.service
@@ -48,6 +49,7 @@ class Observation:
     ts: float
     window_s: float = 0.0
     detail: str = ""
+    samples: int = 0
 
     @property
     def service(self) -> str:

@@ -333,16 +333,18 @@ class SpanWindows:
 
     def _observe(self, entity: str, cell: _Cell, ts: float) -> list[Observation]:
         p50, p99 = np.percentile(np.asarray(cell.durations), [50, 99])
-        w = self.window_s
+        w, n = self.window_s, cell.count
         return [
+            Observation(f"{entity}|request_rate", entity, Signal.REQUEST_RATE, n / w, ts, w),
             Observation(
-                f"{entity}|request_rate", entity, Signal.REQUEST_RATE, cell.count / w, ts, w
+                f"{entity}|error_ratio", entity, Signal.ERROR_RATIO, cell.errors / n, ts, w, "", n
             ),
             Observation(
-                f"{entity}|error_ratio", entity, Signal.ERROR_RATIO, cell.errors / cell.count, ts, w
+                f"{entity}|latency_p50", entity, Signal.LATENCY_P50, float(p50), ts, w, "", n
             ),
-            Observation(f"{entity}|latency_p50", entity, Signal.LATENCY_P50, float(p50), ts, w),
-            Observation(f"{entity}|latency_p99", entity, Signal.LATENCY_P99, float(p99), ts, w),
+            Observation(
+                f"{entity}|latency_p99", entity, Signal.LATENCY_P99, float(p99), ts, w, "", n
+            ),
         ]
 
 
