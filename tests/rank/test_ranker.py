@@ -9,7 +9,7 @@ from correlator.correlate.stage import CorrelateStage
 from correlator.correlate.topology import ServiceSpec, TopologyGraph
 from correlator.model.alert import Alert
 from correlator.model.observation import Signal
-from correlator.rank.ranker import rank_root_causes
+from correlator.rank.ranker import RankWeights, rank_root_causes
 from correlator.rank.stage import RankStage
 from correlator.testing import T0, alert
 
@@ -96,3 +96,25 @@ def test_correlated_and_ranked_the_slow_service_comes_first_not_its_callees_load
     [change] = rank.process(correlate.process(alerts, T0 + timedelta(seconds=5)))
     assert sorted(change.incident.services) == ["metadata", "search", "web"]
     assert change.incident.root_causes[0].entity == "search"
+
+
+def failing(service: str, at_s: float, ratio: float, requests: int | None) -> Alert:
+    return alert(service, at_s, Signal.ERROR_RATIO, score=1.0).model_copy(
+        update={"observed": ratio, "expected": 0.0, "samples": requests}
+    )
+
+
+def test_a_ratio_over_many_requests_outranks_a_larger_one_over_few() -> None:
+    """api's errors: db fails 2 % of 1,000 requests, cache 8 % of 50 (and a row earlier)."""
+    alerts = [
+        alert("web", 60, Signal.ERROR_RATIO),
+        alert("api", 60, Signal.ERROR_RATIO),
+        failing("cache", 0, 0.08, 50),
+        failing("db", 60, 0.02, 1000),
+    ]
+    assert [c.entity for c in rank_root_causes(alerts, chain())][:2] == ["db", "cache"]
+    unweighted = RankWeights(sample_prior=0.0)  # every reading counts in full
+    assert rank_root_causes(alerts, chain(), unweighted)[0].entity == "cache"
+    # without request counts the earlier, further-from-normal cache leads, as before
+    blind = [a.model_copy(update={"samples": None}) for a in alerts]
+    assert rank_root_causes(blind, chain())[0].entity == "cache"

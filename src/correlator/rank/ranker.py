@@ -18,7 +18,12 @@ Three pieces of evidence, combined linearly (weights in ``RankWeights``):
   alert carries no observed/expected pair.
 
 Anomaly mass weighs each alert by its signal: latency, errors and logs are fault evidence;
-a change of request rate is mostly load passed on by callers (``rate_weight``).
+a change of request rate is mostly load passed on by callers (``rate_weight``). Mass and
+magnitude also weigh it by how many requests its value was measured over, when the alert
+says (``samples``): n requests count ``n / (n + sample_prior)`` of it, the usual shrinkage
+toward "no change" of a ratio or percentile read from few requests. An error ratio of 8 %
+over 50 requests (4 failures) is further from a normal of 0 than 2 % over 1,000, but it is
+the weaker evidence.
 """
 
 from __future__ import annotations
@@ -49,13 +54,26 @@ class RankWeights:
     weighted_walk: bool = True
     relative_magnitude: bool = True
     rate_weight: float = 0.25
+    #: requests at which a measured value counts half (0: every value counts in full); the
+    #: 100 requests a p99 needs before it says more than the slowest request
+    sample_prior: float = 100.0
 
 
 _MAGNITUDE_CAP = 50.0
 
 
 def _signal_weight(alert: Alert, w: RankWeights) -> float:
-    return w.rate_weight if alert.signal is Signal.REQUEST_RATE else 1.0
+    """The signal's weight, times the share its sample size earns (see the module's doc).
+
+    >>> from correlator.testing import alert
+    >>> few = alert("elb").model_copy(update={"samples": 50})
+    >>> _signal_weight(few, RankWeights()), _signal_weight(alert("db"), RankWeights())
+    (0.3333333333333333, 1.0)
+    """
+    weight = w.rate_weight if alert.signal is Signal.REQUEST_RATE else 1.0
+    if alert.samples and w.sample_prior > 0:
+        weight *= alert.samples / (alert.samples + w.sample_prior)
+    return weight
 
 
 def _anomaly_mass(alerts: Sequence[Alert], w: RankWeights) -> dict[str, float]:
