@@ -213,6 +213,12 @@ class CorrelateSettings(_Section):
         "(corroboration: one lone anomalous series opens nothing; an external alert "
         "needs none); 1: at once",
     )
+    sample_prior: float = Field(
+        100.0,
+        ge=0,
+        description="Requests at which a measured value (an error ratio, a percentile) counts "
+        "half as evidence when an SLO alert's cause is weighed (n / (n + prior)); 0: in full",
+    )
     learned_edge_max_age_s: float | None = Field(
         3600.0, gt=0, description="Learned-only topology edges unseen this long are dropped"
     )

@@ -93,13 +93,36 @@ def test_latency_below_explains_a_callers_latency_and_keeps_another_fault_out(
     assert groups(correlate) == [["checkout", "web"], ["search"]]
 
 
-def test_an_external_alert_is_explained_by_no_detected_anomaly(shop: TopologyGraph) -> None:
+def test_an_external_alert_explained_below_keeps_a_later_fault_out(shop: TopologyGraph) -> None:
     correlate = stage(shop)
     correlate.process([external("web", 0), alert("checkout", 5)], T0 + timedelta(seconds=5))
     correlate.process([alert("search", 10)], T0 + timedelta(seconds=10))
-    # the engine does not know what web's SLO alert is about: both faults below are candidates
-    [incident] = correlate.incidents.values()
-    assert sorted(incident.services) == ["checkout", "search", "web"]
+    # web's SLO alert has a cause below it; a second fault under web is a second incident,
+    # and one no stronger than the first does not take the SLO alert over
+    assert groups(correlate) == [["checkout", "web"], ["search"]]
+
+
+def test_an_external_alert_moves_to_a_stronger_fault_found_later(shop: TopologyGraph) -> None:
+    correlate = stage(shop)
+    weak = alert("checkout", 5, score=0.5)
+    correlate.process([external("web", 0), weak], T0 + timedelta(seconds=5))
+    [first] = correlate.incidents.values()
+    changes = correlate.process([alert("search", 10)], T0 + timedelta(seconds=10))
+    assert groups(correlate) == [["checkout"], ["search", "web"]]
+    assert correlate.incidents[first.incident_id].services == ["checkout"]
+    # both incidents changed: the one that lost the alert and the one that took it
+    assert {c.incident.incident_id for c in changes} == set(correlate.incidents)
+
+
+def test_a_reading_over_few_requests_yields_an_external_alert(shop: TopologyGraph) -> None:
+    """search fails 8 % of 20 requests, checkout 2 % of 2,000: checkout's is the stronger."""
+    correlate = stage(shop)
+    few = alert("search", 5, Signal.ERROR_RATIO, score=1.0).model_copy(update={"samples": 20})
+    many = alert("checkout", 10, Signal.ERROR_RATIO, score=0.9)
+    many = many.model_copy(update={"samples": 2000})
+    correlate.process([external("web", 0), few], T0 + timedelta(seconds=5))
+    correlate.process([many], T0 + timedelta(seconds=10))
+    assert groups(correlate) == [["checkout", "web"], ["search"]]
 
 
 def test_the_onset_of_a_cause_is_its_fault_not_a_later_load_change(shop: TopologyGraph) -> None:

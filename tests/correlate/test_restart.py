@@ -12,8 +12,11 @@ import pytest
 from correlator.config import CorrelateSettings
 from correlator.correlate.stage import CorrelateStage
 from correlator.correlate.topology import ServiceSpec, TopologyGraph
+from correlator.detect.external import from_alert_event
 from correlator.model.alert import Alert
-from correlator.model.incident import IncidentChange
+from correlator.model.incident import ChangeKind, IncidentChange
+from correlator.model.observation import Signal
+from correlator.model.telemetry import AlertEvent
 from correlator.publish.stage import PublishStage
 from correlator.rank.stage import RankStage
 from correlator.store import MemoryStateStore, WriteBatch
@@ -33,7 +36,7 @@ def store(request: pytest.FixtureRequest) -> StateStore:
 
 def topology() -> TopologyGraph:
     graph = TopologyGraph()
-    for name, calls in {"web": ["api"], "api": ["db"]}.items():
+    for name, calls in {"web": ["api", "search"], "api": ["db"]}.items():
         graph.declare(ServiceSpec(name=name, depends_on=calls))
     return graph
 
@@ -79,3 +82,25 @@ async def test_crash_after_send_before_store_write_resends_the_same_version(
     assert await engine_step(store, sink, batch, 10) == []
     keys = {(m.key, m.header("incident-version")) for m in sink.topics["incidents"]}
     assert len(keys) == 1  # a consumer keeping the highest version per id sees one change
+
+
+async def test_an_slo_alert_moved_to_a_stronger_fault_stays_moved_after_a_restart(
+    store: StateStore,
+) -> None:
+    sink = MemorySink()
+    slo = from_alert_event(
+        AlertEvent(labels={"alertname": "SLOBurn", "service": "web"}, starts_at=T0)
+    )
+    [opened] = await engine_step(store, sink, [slo, alert("api", 5, score=0.5)], 5)
+    later = [alert("search", 10, Signal.ERROR_RATIO)]
+    moved = await engine_step(store, sink, later, 10)
+    by_id = {c.incident_id: c for c in moved}
+    assert by_id[opened.incident_id].change is ChangeKind.UPDATED
+    assert by_id[opened.incident_id].incident.services == ["api"]
+    [taken] = [c for c in moved if c.incident_id != opened.incident_id]
+    assert (taken.change, sorted(taken.incident.services)) == (ChangeKind.OPENED, ["search", "web"])
+    assert await engine_step(store, sink, later, 10) == []  # the same input again: no change
+    stored = {
+        i.incident_id: sorted(i.services) for i in await IncidentRepository(store).open_incidents()
+    }
+    assert stored == {opened.incident_id: ["api"], taken.incident_id: ["search", "web"]}

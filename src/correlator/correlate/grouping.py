@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from correlator.correlate.topology import TopologyGraph
-from correlator.model.alert import Alert, AlertStatus
+from correlator.model.alert import Alert, AlertStatus, sample_share
 from correlator.model.incident import Incident
 from correlator.model.observation import Signal
 
@@ -110,7 +110,8 @@ def choose_incident(
       A service is explained once each kind of symptom it shows has a cause of that kind
       below it (latency explains latency, errors explain errors): until then a fault below
       may still be the cause of the rest. An external alert's kind is unknown to the engine,
-      so only an external alert below explains it.
+      so any fault below (not a request-rate change) explains it; a stronger fault that
+      comes later takes it over instead of joining (see :func:`stronger_home`).
 
     A shared caller with two candidate causes joins, in this order of preference:
 
@@ -151,6 +152,8 @@ def choose_incident(
             for a in incident.alerts
             if a.service != service and a.service in services and a.service in reach[service]
         }
+        if below - {"request"}:
+            kinds.discard("external")  # an SLO alert: any fault below is a cause of it
         return kinds <= below
 
     best: tuple[tuple[int, int, int, float, float, float, str, str], Incident] | None = None
@@ -197,6 +200,54 @@ def choose_incident(
         if best is None or key < best[0]:
             best = (key, incident)
     return best[1] if best else None
+
+
+def stronger_home(
+    alert: Alert,
+    current: Incident,
+    candidates: Iterable[Incident],
+    topology: TopologyGraph,
+    window: timedelta,
+    max_hops: int,
+    sample_prior: float,
+) -> Incident | None:
+    """The incident an external alert should move to, if another explains it better.
+
+    An external alert (an SLO alert, say) does not tell the engine which kind of fault is
+    behind it, so it joins the first fault found below its service, and later faults below
+    open incidents of their own instead of joining it through that service (two faults
+    under one caller stay apart). When one of those holds the stronger cause, the alert
+    moves there: causes weigh their alerts' scores, each alert's weight shrunk by the
+    requests it was measured over (:func:`~correlator.model.alert.sample_share`), so a
+    Lambda's cold start over five invocations yields to a service failing hundreds of
+    requests. Only a strictly stronger cause takes it; of two equal, the smaller id.
+    """
+    below = topology.downstream(alert.service, max_hops)
+
+    def weight(incident: Incident) -> float:
+        services = active_services(incident, alert.starts_at, window)
+        return max(
+            (
+                a.score * sample_share(a.samples, sample_prior)
+                for a in incident.alerts
+                if a.service != alert.service
+                and a.service in services
+                and a.service in below
+                and _kind(a) not in ("request", "external")
+            ),
+            default=0.0,
+        )
+
+    held = weight(current)
+    best: tuple[float, str] | None = None
+    home: Incident | None = None
+    for incident in candidates:
+        if incident is current:
+            continue
+        strength = weight(incident)
+        if strength > held and (best is None or (-strength, incident.incident_id) < best):
+            best, home = (-strength, incident.incident_id), incident
+    return home
 
 
 def can_explain(cause: Alert, symptom: Alert) -> bool:

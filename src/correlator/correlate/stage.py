@@ -26,7 +26,12 @@ import networkx as nx
 
 from correlator.config import CorrelateSettings
 from correlator.correlate.dedup import DedupReason, merge_alert, rekey_external
-from correlator.correlate.grouping import batch_order, choose_incident, incident_id_for
+from correlator.correlate.grouping import (
+    batch_order,
+    choose_incident,
+    incident_id_for,
+    stronger_home,
+)
 from correlator.correlate.rules import Rules, Silence
 from correlator.correlate.topology import TopologyGraph
 from correlator.model.alert import Alert, AlertStatus
@@ -129,7 +134,56 @@ class CorrelateStage:
         keyed = [rekey_external(alert, fields) for alert in alerts]
         for alert in batch_order(keyed, self.topology):
             self._take(alert, changed)
+        if self.settings.direction_aware:
+            self._rehome_external(changed)
         return self._published(changed)
+
+    def _rehome_external(self, changed: dict[str, ChangeKind]) -> None:
+        """Move each firing external alert to the incident that explains it best.
+
+        See :func:`~correlator.correlate.grouping.stronger_home`. Only an incident that
+        changed in this batch can have become the stronger home (all of them when the
+        alert's own incident changed), so a quiet batch costs nothing. Incidents are visited
+        by id, so the outcome does not depend on the order they were opened or restored in.
+        """
+        if not changed:
+            return
+        window = timedelta(seconds=self.settings.window_s)
+        for incident in sorted(self.open_incidents(), key=lambda i: i.incident_id):
+            slo = [
+                a
+                for a in incident.alerts
+                if a.signal is Signal.EXTERNAL_ALERT and a.status is AlertStatus.FIRING
+            ]
+            for alert in slo:
+                open_now = self.open_incidents()
+                home = stronger_home(
+                    alert,
+                    incident,
+                    open_now
+                    if incident.incident_id in changed
+                    else [i for i in open_now if i.incident_id in changed],
+                    self.topology,
+                    window,
+                    self.settings.max_hops,
+                    self.settings.sample_prior,
+                )
+                if home is not None:
+                    self._move(alert, incident, home, changed)
+
+    def _move(
+        self, alert: Alert, source: Incident, target: Incident, changed: dict[str, ChangeKind]
+    ) -> None:
+        """Take ``alert`` out of ``source`` (which keeps its other alerts) into ``target``."""
+        source.alerts = [a for a in source.alerts if a.fingerprint != alert.fingerprint]
+        if all(a.service != alert.service for a in source.alerts):
+            source.services.remove(alert.service)
+        target.alerts.append(alert)
+        if alert.service not in target.services:
+            target.services.append(alert.service)
+        self._by_fingerprint[alert.fingerprint] = target.incident_id
+        for incident in (source, target):
+            self._mark(incident, changed, ChangeKind.UPDATED, alert.last_seen_at)
 
     def _published(self, changed: dict[str, ChangeKind]) -> list[PendingChange]:
         """The changes to publish: none of a held incident, OPENED when it is corroborated."""

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from correlator.model.observation import Signal
 
-__all__ = ["Alert", "AlertStatus", "Severity", "fingerprint_of"]
+__all__ = ["Alert", "AlertStatus", "Severity", "fingerprint_of", "sample_share"]
 
 
 class AlertStatus(StrEnum):
@@ -33,6 +33,20 @@ def fingerprint_of(labels: dict[str, str]) -> str:
     """
     text = "\x1f".join(f"{k}\x1e{labels[k]}" for k in sorted(labels))
     return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def sample_share(samples: int | None, prior: float) -> float:
+    """The share of its weight a value measured over ``samples`` requests earns as evidence.
+
+    ``n / (n + prior)``: the usual shrinkage toward "no change" of a ratio or percentile read
+    from few requests; 1 when the count is unknown or ``prior`` is 0.
+
+    >>> sample_share(50, 100.0), sample_share(None, 100.0), sample_share(50, 0.0)
+    (0.3333333333333333, 1.0, 1.0)
+    """
+    if not samples or prior <= 0:
+        return 1.0
+    return samples / (samples + prior)
 
 
 class Alert(BaseModel):

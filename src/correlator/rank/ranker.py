@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from correlator.correlate.topology import TopologyGraph
-from correlator.model.alert import Alert
+from correlator.model.alert import Alert, sample_share
 from correlator.model.incident import Evidence, RootCause
 from correlator.model.observation import Signal
 
@@ -71,9 +71,7 @@ def _signal_weight(alert: Alert, w: RankWeights) -> float:
     (0.3333333333333333, 1.0)
     """
     weight = w.rate_weight if alert.signal is Signal.REQUEST_RATE else 1.0
-    if alert.samples and w.sample_prior > 0:
-        weight *= alert.samples / (alert.samples + w.sample_prior)
-    return weight
+    return weight * sample_share(alert.samples, w.sample_prior)
 
 
 def _anomaly_mass(alerts: Sequence[Alert], w: RankWeights) -> dict[str, float]:
