@@ -79,6 +79,26 @@ def test_a_tied_caller_joins_the_callee_that_failed_more_requests(
         assert sorted(groups) == sorted([[other], sorted([joins, "web"])])
 
 
+@pytest.mark.parametrize(
+    ("catalog", "search", "explains"),
+    [(0.9, 0.99, "search"), (0.99, 0.9, "catalog"), (0.95, 0.95, "catalog")],
+    ids=["search-stronger", "catalog-stronger", "equal-by-name"],
+)
+def test_the_stronger_of_two_later_callees_explains_a_callers_earlier_symptom(
+    catalog: float, search: float, explains: str
+) -> None:
+    """Not the first by name: web's symptom came a batch before either callee's alert."""
+    settings = CorrelateSettings.model_validate({"topology_dir": None, "window_s": 300})
+    later = [alert("catalog", 10, score=catalog), alert("search", 10, score=search)]
+    other = "search" if explains == "catalog" else "catalog"
+    for order in (later, later[::-1]):
+        correlate = CorrelateStage(settings, graph_of({"web": ["catalog", "search"]}))
+        correlate.process([alert("web", 0)], T0)
+        correlate.process(order, T0 + timedelta(seconds=10))
+        groups = sorted(sorted(i.services) for i in correlate.incidents.values())
+        assert groups == sorted([[other], sorted([explains, "web"])])
+
+
 def test_simultaneous_caller_and_callee_open_the_incident_at_the_callee() -> None:
     caller, callee = alert("payments"), alert("db")
     for order in ([caller, callee], [callee, caller]):

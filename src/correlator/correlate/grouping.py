@@ -41,12 +41,14 @@ def batch_order(alerts: Sequence[Alert], topology: TopologyGraph) -> list[Alert]
     By last-seen time; at one time, callees before callers (lower
     :meth:`~correlator.correlate.topology.TopologyGraph.height` first), so of simultaneous
     alerts the likelier causes open incidents and their callers' symptoms join them (as
-    when a cause is seen first); then the earlier onset; then service, signal and
-    fingerprint, only so that the order is total. Those last keys seldom decide a grouping:
-    services of one height never call each other, so the alert of one never relates to
-    another's. The exception: two of them that could each explain the same caller's
-    symptom, open from an earlier batch and unexplained so far; the first in this order
-    explains it (and joins it), the other stays apart.
+    when a cause is seen first); then the earlier onset; then the stronger reading (more
+    failed requests, then the higher detector score, as :func:`choose_incident` breaks its
+    ties); then service, signal and fingerprint, only so that the order is total. The
+    strength keys seldom decide a grouping: services of one height never call each other,
+    so the alert of one never relates to another's. The exception: two of them that could
+    each explain the same caller's symptom, open from an earlier batch and unexplained so
+    far; the first in this order explains it (and joins it), the other stays apart. Only
+    when they are equally strong does the name decide.
 
     >>> from correlator.testing import SHOP_CALLS, alert, graph_of
     >>> batch = [alert("web", 0), alert("search", 0), alert("index", 0), alert("db", 10)]
@@ -61,6 +63,8 @@ def batch_order(alerts: Sequence[Alert], topology: TopologyGraph) -> list[Alert]
             a.last_seen_at,
             topology.height(a.service),
             a.starts_at,
+            -_failed(a),
+            -a.score,
             a.service,
             a.signal.value,
             a.fingerprint,
