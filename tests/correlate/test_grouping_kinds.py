@@ -12,6 +12,7 @@ from correlator.correlate.stage import CorrelateStage
 from correlator.correlate.topology import TopologyGraph
 from correlator.detect.external import from_alert_event
 from correlator.model.alert import Alert
+from correlator.model.incident import ChangeKind, IncidentStatus
 from correlator.model.observation import Signal
 from correlator.model.telemetry import AlertEvent
 from correlator.testing import SHOP_CALLS, T0, alert, graph_of
@@ -112,6 +113,42 @@ def test_an_external_alert_moves_to_a_stronger_fault_found_later(shop: TopologyG
     assert correlate.incidents[first.incident_id].services == ["checkout"]
     # both incidents changed: the one that lost the alert and the one that took it
     assert {c.incident.incident_id for c in changes} == set(correlate.incidents)
+
+
+def test_an_external_alert_alone_is_merged_into_the_fault_found_below_it() -> None:
+    """web's SLO alert comes first; db is beyond max_hops, so its cascade opens elsewhere."""
+    settings = CorrelateSettings.model_validate(
+        {"topology_dir": None, "window_s": 300, "max_hops": 2}
+    )
+    correlate = CorrelateStage(settings, graph_of(SHOP_CALLS))
+    [alone] = correlate.process([external("web", 0)], T0)
+    cascade = [alert("db", 10), alert("payments", 10), alert("checkout", 10)]
+    changes = correlate.process(cascade, T0 + timedelta(seconds=10))
+    kinds = {c.incident.incident_id: c.change for c in changes}
+    merged = correlate.incidents[alone.incident.incident_id]
+    [home] = correlate.open_incidents()
+    assert sorted(home.services) == ["checkout", "db", "payments", "web"]
+    assert (merged.status, merged.labels["merged_into"]) == (
+        IncidentStatus.RESOLVED,
+        home.incident_id,
+    )
+    assert kinds == {merged.incident_id: ChangeKind.RESOLVED, home.incident_id: ChangeKind.OPENED}
+    # the SLO alert firing again updates the incident it moved to, never reopens the merged one
+    again = external("web", 0).model_copy(update={"last_seen_at": T0 + timedelta(seconds=20)})
+    correlate.process([again], T0 + timedelta(seconds=20))
+    assert merged.status is IncidentStatus.RESOLVED
+    assert [a.last_seen_at for a in home.alerts if a.service == "web"] == [again.last_seen_at]
+
+
+def test_an_external_alert_opened_in_the_same_batch_as_its_stronger_home_leaves_no_trace() -> None:
+    settings = CorrelateSettings.model_validate(
+        {"topology_dir": None, "window_s": 300, "max_hops": 2}
+    )
+    correlate = CorrelateStage(settings, graph_of(SHOP_CALLS))
+    batch = [external("web", 0), alert("db", 10), alert("payments", 10), alert("checkout", 10)]
+    changes = correlate.process(batch, T0 + timedelta(seconds=10))
+    assert [sorted(c.incident.services) for c in changes] == [["checkout", "db", "payments", "web"]]
+    assert len(correlate.incidents) == 1
 
 
 def test_a_reading_over_few_requests_yields_an_external_alert(shop: TopologyGraph) -> None:

@@ -135,10 +135,10 @@ class CorrelateStage:
         for alert in batch_order(keyed, self.topology):
             self._take(alert, changed)
         if self.settings.direction_aware:
-            self._rehome_external(changed)
+            self._rehome_external(changed, now)
         return self._published(changed)
 
-    def _rehome_external(self, changed: dict[str, ChangeKind]) -> None:
+    def _rehome_external(self, changed: dict[str, ChangeKind], now: datetime) -> None:
         """Move each firing external alert to the incident that explains it best.
 
         See :func:`~correlator.correlate.grouping.stronger_home`. Only an incident that
@@ -169,21 +169,42 @@ class CorrelateStage:
                     self.settings.sample_prior,
                 )
                 if home is not None:
-                    self._move(alert, incident, home, changed)
+                    self._move(alert, incident, home, changed, now)
 
     def _move(
-        self, alert: Alert, source: Incident, target: Incident, changed: dict[str, ChangeKind]
+        self,
+        alert: Alert,
+        source: Incident,
+        target: Incident,
+        changed: dict[str, ChangeKind],
+        now: datetime,
     ) -> None:
-        """Take ``alert`` out of ``source`` (which keeps its other alerts) into ``target``."""
-        source.alerts = [a for a in source.alerts if a.fingerprint != alert.fingerprint]
-        if all(a.service != alert.service for a in source.alerts):
-            source.services.remove(alert.service)
+        """Take ``alert`` out of ``source`` into ``target``.
+
+        A source left with nothing was the alert's alone: it is merged into the target,
+        dropped when it was opened in this very batch (never published), else resolved with
+        the label ``merged_into`` (it keeps the alert as it was, as the API's merge does).
+        """
+        rest = [a for a in source.alerts if a.fingerprint != alert.fingerprint]
         target.alerts.append(alert)
         if alert.service not in target.services:
             target.services.append(alert.service)
         self._by_fingerprint[alert.fingerprint] = target.incident_id
-        for incident in (source, target):
-            self._mark(incident, changed, ChangeKind.UPDATED, alert.last_seen_at)
+        self._mark(target, changed, ChangeKind.UPDATED, alert.last_seen_at)
+        if rest:
+            source.alerts = rest
+            if all(a.service != alert.service for a in rest):
+                source.services.remove(alert.service)
+            self._mark(source, changed, ChangeKind.UPDATED, alert.last_seen_at)
+        elif changed.get(source.incident_id) is ChangeKind.OPENED:
+            del changed[source.incident_id]
+            self._drop(source.incident_id)
+        else:
+            source.status = IncidentStatus.RESOLVED
+            source.resolved_at = now
+            source.updated_at = max(source.updated_at, now)
+            source.labels["merged_into"] = target.incident_id
+            changed[source.incident_id] = ChangeKind.RESOLVED
 
     def _published(self, changed: dict[str, ChangeKind]) -> list[PendingChange]:
         """The changes to publish: none of a held incident, OPENED when it is corroborated."""
@@ -340,6 +361,8 @@ class CorrelateStage:
         for incident in self.incidents.values():
             if incident.status is not IncidentStatus.RESOLVED or incident.resolved_at is None:
                 continue
+            if "merged_into" in incident.labels:
+                continue  # its alerts live on in the incident it was merged into
             same = any(a.fingerprint == alert.fingerprint for a in incident.alerts)
             if same and alert.starts_at - incident.resolved_at <= grace:
                 incident.status = IncidentStatus.OPEN
