@@ -10,7 +10,7 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
-from correlator.bench import petshop
+from correlator.bench import petshop, petshop_synthetic
 from correlator.bench.petshop_data import Issue, MetricTable, load_scenarios
 from correlator.bench.petshop_given import GivenRun, symptom_alert, symptom_at
 from correlator.correlate.topology import ServiceSpec, TopologyGraph
@@ -104,7 +104,9 @@ def test_loader_reads_graph_normal_period_and_issues(tmp_path: Path) -> None:
 def test_the_slow_callee_is_ranked_first_and_json_is_the_last_line(tmp_path: Path) -> None:
     make_dataset(tmp_path)
     out = io.StringIO()
-    args = argparse.Namespace(data=tmp_path, json=True, verbose=False, reverse_alerts=False)
+    args = argparse.Namespace(
+        data=tmp_path, json=True, verbose=False, reverse_alerts=False, synthetic=False
+    )
     assert petshop.run(args, out) == 0
     summary = json.loads(out.getvalue().strip().splitlines()[-1])
     found = [{"scenario": "tiny", "metric": "latency", "n": 1, "top1": 1.0, "top3": 1.0}]
@@ -236,3 +238,46 @@ def test_the_symptom_alone_is_no_answer_but_with_a_detected_callee_it_is() -> No
     run.feed_row(1e9 + 300, [slow])
     assert [a.service for a in run.detected()] == ["Search"]
     assert "Search" in run.answer()
+
+
+def test_synthetic_faults_change_rows_two_and_three_along_the_call_path(tmp_path: Path) -> None:
+    make_dataset(tmp_path)
+    [scenario] = load_scenarios(tmp_path)
+    made = petshop_synthetic.synthetic_scenario(scenario, 0.2, roots=["Db"], symptom="Front")
+    assert made is not None and made.name == "tiny+synthetic"
+    assert len(made.issues) == 2 * petshop_synthetic.WINDOWS  # latency and availability
+    assert {i.root_cause for i in made.issues} == {"Db"}
+    assert scenario.normal is not None
+    tail = scenario.normal.tail(160)
+    latency = next(i for i in made.issues if i.target_metric == "latency")
+    ratios = [
+        [new / old for new, old in zip(row[:3], base[:3], strict=True)]
+        for row, base in zip(latency.metrics.values, tail.values, strict=False)
+    ]
+    assert [[round(r, 6) for r in row] for row in ratios] == [
+        [1.0, 1.0, 1.0],
+        [1.0, 1.0, 1.0],
+        [1.4, 2.5, 4.0],  # Front (the symptom), Search (between), Db (the root cause)
+        [1.4, 2.5, 4.0],
+        [1.0, 1.0, 1.0],
+    ]
+    errors = next(i for i in made.issues if i.target_metric == "availability")
+    assert [row[3:] for row in errors.metrics.values][2] == [98.0, 97.0, 95.0]
+    assert errors.target_ts == errors.metrics.timestamps[2]
+
+
+def test_synthetic_faults_are_scored_per_root_cause(tmp_path: Path) -> None:
+    make_dataset(tmp_path, siblings=True)  # Front calls Search and Db
+    [scenario] = load_scenarios(tmp_path)
+    made = petshop_synthetic.synthetic_scenario(
+        scenario, 0.2, roots=["Search", "Db"], symptom="Front"
+    )
+    assert made is not None
+    report = petshop.evaluate([made], petshop.default_config())
+    out = io.StringIO()
+    petshop_synthetic.print_by_root(report, out)
+    n = 2 * petshop_synthetic.WINDOWS
+    rows = [line.split() for line in out.getvalue().splitlines()[1:]]
+    # with the symptom given, the injected root cause is named first in every window,
+    # though Db and Search are siblings under Front (no call path between them)
+    assert [(row[0], row[2]) for row in rows] == [("Db", f"{n}/{n}"), ("Search", f"{n}/{n}")]

@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -64,7 +65,9 @@ from correlator.bench.petshop_report import (
     IssueResult,
     PetShopReport,
     print_report,
+    summary,
 )
+from correlator.bench.petshop_synthetic import print_by_root, synthetic_scenario
 from correlator.config import CorrelateSettings, DetectorChoice, DetectSettings
 from correlator.correlate.stage import CorrelateStage
 from correlator.correlate.topology import ServiceSpec, TopologyGraph
@@ -421,6 +424,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="end with one JSON summary line")
     parser.add_argument("--verbose", action="store_true", help="one line per issue")
     parser.add_argument(
+        "--synthetic",
+        action="store_true",
+        help="replace the issues with synthetic faults at each of the five components the"
+        " dataset blames, injected into held-out normal rows (see petshop_synthetic)",
+    )
+    parser.add_argument(
         "--reverse-alerts",
         action="store_true",
         help="feed each row's alerts in reverse order (the results must not change)",
@@ -430,8 +439,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     config = dataclasses.replace(default_config(), reverse_alerts=args.reverse_alerts)
-    report = evaluate(load_scenarios(args.data), config)
-    print_report(report, stream, args.json, args.verbose)
+    scenarios = load_scenarios(args.data)
+    if args.synthetic:
+        made = [synthetic_scenario(s, config.holdout) for s in scenarios]
+        scenarios = [s for s in made if s is not None]
+    report = evaluate(scenarios, config)
+    print_report(report, stream, args.json and not args.synthetic, args.verbose)
+    if args.synthetic:
+        print_by_root(report, stream)
+        if args.json:
+            print(json.dumps(summary(report)), file=stream)
     return 0
 
 

@@ -137,7 +137,7 @@ def _rows(issues: Sequence[IssueResult]) -> list[dict[str, Any]]:
 def _table(title: str, issues: Sequence[IssueResult], out: TextIO, verbose: bool) -> None:
     print(title, file=out)
     print(
-        f"{'scenario':<18} {'metric':<13} {'n':>3} {'empty':>6} {'top1':>6} {'top3':>6}"
+        f"{'scenario':<22} {'metric':<13} {'n':>3} {'empty':>6} {'top1':>6} {'top3':>6}"
         f"   {'freq top1/top3':>14}   {'authors top1/top3 (all 68)':>26}",
         file=out,
     )
@@ -145,7 +145,7 @@ def _table(title: str, issues: Sequence[IssueResult], out: TextIO, verbose: bool
         ref = AUTHORS_BASELINE.get((row["scenario"], row["metric"]))
         ref_text = f"{ref[0]:.3f} / {ref[1]:.3f}" if ref else "-"
         print(
-            f"{row['scenario']:<18} {row['metric']:<13} {row['n']:>3} {row['empty']:>6.3f}"
+            f"{row['scenario']:<22} {row['metric']:<13} {row['n']:>3} {row['empty']:>6.3f}"
             f" {row['top1']:>6.3f} {row['top3']:>6.3f}"
             f"   {row['freq_top1']:>6.3f} / {row['freq_top3']:.3f}   {ref_text:>26}",
             file=out,
