@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import pickle
 from datetime import timedelta
 from pathlib import Path
 
@@ -73,3 +74,24 @@ def test_heights_follow_edges_learned_and_aged_out() -> None:
     assert {graph.height(s) for s in ("web", "api", "db")} == {0}
     assert graph.age_out(now=100.0, max_age_s=60.0) == 1  # web -> api, last seen at 0
     assert (graph.height("api"), graph.height("db"), graph.height("web")) == (2, 1, 0)
+
+
+def test_reach_follows_edges_learned_and_aged_out_and_survives_a_snapshot() -> None:
+    graph = TopologyGraph()
+    graph.learn("web", "api", 1, 0.0)
+    assert (graph.downstream("web", 3), graph.upstream("db", 3)) == (
+        {"web": 0, "api": 1},
+        {"db": 0},
+    )
+    graph.learn("api", "db", 1, 50.0)
+    assert graph.downstream("web", 3) == {"web": 0, "api": 1, "db": 2}
+    assert graph.upstream("db", 3) == {"db": 0, "api": 1, "web": 2}
+    assert graph.age_out(now=100.0, max_age_s=60.0) == 1  # web -> api
+    assert (graph.downstream("web", 3), graph.upstream("db", 3)) == (
+        {"web": 0},
+        {"db": 0, "api": 1},
+    )
+    copy = pickle.loads(pickle.dumps(graph))
+    assert "_down" not in graph.__getstate__()  # a snapshot carries no derived views
+    copy.learn("web", "api", 1, 120.0)
+    assert copy.downstream("web", 3) == {"web": 0, "api": 1, "db": 2}

@@ -226,6 +226,9 @@ def stronger_home(
     Lambda's cold start over five invocations yields to a service failing hundreds of
     requests. Only a strictly stronger cause takes it; of two equal, the smaller id.
     """
+    others = [i for i in candidates if i is not current]
+    if not others:
+        return None
     below = topology.downstream(alert.service, max_hops)
 
     def weight(incident: Incident) -> float:
@@ -242,15 +245,16 @@ def stronger_home(
             default=0.0,
         )
 
-    held = weight(current)
     best: tuple[float, str] | None = None
     home: Incident | None = None
-    for incident in candidates:
-        if incident is current:
+    for incident in others:
+        if not any(s in below and s != alert.service for s in incident.services):
             continue
         strength = weight(incident)
-        if strength > held and (best is None or (-strength, incident.incident_id) < best):
+        if strength > 0 and (best is None or (-strength, incident.incident_id) < best):
             best, home = (-strength, incident.incident_id), incident
+    if best is None or weight(current) >= -best[0]:
+        return None
     return home
 
 

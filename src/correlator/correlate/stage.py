@@ -142,34 +142,58 @@ class CorrelateStage:
         """Move each firing external alert to the incident that explains it best.
 
         See :func:`~correlator.correlate.grouping.stronger_home`. Only an incident that
-        changed in this batch can have become the stronger home (all of them when the
-        alert's own incident changed), so a quiet batch costs nothing. Incidents are visited
-        by id, so the outcome does not depend on the order they were opened or restored in.
+        changed in this batch can have become the stronger home (any incident below the
+        alert's service, when its own incident changed), so a quiet batch costs nothing.
+        Incidents are visited by id, so the outcome does not depend on the order they were
+        opened or restored in.
         """
         if not changed:
             return
+        open_now = self.open_incidents()
+        if len(open_now) < 2:
+            return
         window = timedelta(seconds=self.settings.window_s)
-        for incident in sorted(self.open_incidents(), key=lambda i: i.incident_id):
-            slo = [
+        hops = self.settings.max_hops
+        by_service: dict[str, list[Incident]] = {}
+        for incident in open_now:
+            for service in incident.services:
+                by_service.setdefault(service, []).append(incident)
+        for incident in sorted(open_now, key=lambda i: i.incident_id):
+            mine = incident.incident_id in changed
+            for alert in [
                 a
                 for a in incident.alerts
                 if a.signal is Signal.EXTERNAL_ALERT and a.status is AlertStatus.FIRING
-            ]
-            for alert in slo:
-                open_now = self.open_incidents()
+            ]:
+                near = {
+                    other.incident_id: other
+                    for service in self.topology.downstream(alert.service, hops)
+                    if service != alert.service
+                    for other in by_service.get(service, ())
+                    if other is not incident
+                    and (mine or other.incident_id in changed)
+                    and self._still_open(other)
+                }
+                if not near or not self._still_open(incident):
+                    continue
                 home = stronger_home(
                     alert,
                     incident,
-                    open_now
-                    if incident.incident_id in changed
-                    else [i for i in open_now if i.incident_id in changed],
+                    near.values(),
                     self.topology,
                     window,
-                    self.settings.max_hops,
+                    hops,
                     self.settings.sample_prior,
                 )
                 if home is not None:
                     self._move(alert, incident, home, changed, now)
+
+    def _still_open(self, incident: Incident) -> bool:
+        """Open and not merged away earlier in this pass."""
+        return (
+            self.incidents.get(incident.incident_id) is incident
+            and incident.status is IncidentStatus.OPEN
+        )
 
     def _move(
         self,

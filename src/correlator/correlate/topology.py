@@ -42,11 +42,26 @@ class TopologyGraph:
         self.graph: nx.DiGraph[str] = nx.DiGraph()
         self._undirected: nx.Graph[str] | None = None
         self._heights: dict[str, int] | None = None
+        self._down: dict[tuple[str, int], dict[str, int]] = {}
+        self._up: dict[tuple[str, int], dict[str, int]] = {}
 
     def _reshaped(self) -> None:
         """Forget what was derived from the graph's shape (a node or edge came or went)."""
         self._undirected = None
         self._heights = None
+        self._down = {}
+        self._up = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The graph without what is derived from it (a snapshot need not carry caches)."""
+        state = self.__dict__.copy()
+        for key in ("_undirected", "_heights", "_down", "_up"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._reshaped()
 
     def declare(self, spec: ServiceSpec) -> None:
         self.graph.add_node(
@@ -132,11 +147,16 @@ class TopologyGraph:
         >>> g.learn("web", "api", 1, 0.0); g.learn("api", "db", 1, 0.0)
         >>> g.downstream("web", 2), g.downstream("cache", 2)
         ({'web': 0, 'api': 1, 'db': 2}, {'cache': 0})
+
+        The answer is kept until the graph changes shape: do not modify it.
         """
         if service not in self.graph:
             return {service: 0}
-        found = nx.single_source_shortest_path_length(self.graph, service, cutoff=limit)
-        return {n: int(d) for n, d in found.items()}
+        key = (service, limit)
+        if key not in self._down:
+            found = nx.single_source_shortest_path_length(self.graph, service, cutoff=limit)
+            self._down[key] = {n: int(d) for n, d in found.items()}
+        return self._down[key]
 
     def upstream(self, service: str, limit: int) -> dict[str, int]:
         """Services that call ``service`` within ``limit`` hops (itself at 0), with distance.
@@ -145,13 +165,18 @@ class TopologyGraph:
         >>> g.learn("web", "api", 1, 0.0); g.learn("api", "db", 1, 0.0)
         >>> g.upstream("db", 1)
         {'db': 0, 'api': 1}
+
+        The answer is kept until the graph changes shape: do not modify it.
         """
         if service not in self.graph:
             return {service: 0}
-        found = nx.single_source_shortest_path_length(
-            self.graph.reverse(copy=False), service, cutoff=limit
-        )
-        return {n: int(d) for n, d in found.items()}
+        key = (service, limit)
+        if key not in self._up:
+            found = nx.single_source_shortest_path_length(
+                self.graph.reverse(copy=False), service, cutoff=limit
+            )
+            self._up[key] = {n: int(d) for n, d in found.items()}
+        return self._up[key]
 
     def height(self, service: str) -> int:
         """How far above the bottom of the call graph ``service`` sits: 0 calls nothing.
