@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import io
+import itertools
 import json
 import random
 from datetime import UTC, datetime
@@ -281,3 +282,31 @@ def test_synthetic_faults_are_scored_per_root_cause(tmp_path: Path) -> None:
     # with the symptom given, the injected root cause is named first in every window,
     # though Db and Search are siblings under Front (no call path between them)
     assert [(row[0], row[2]) for row in rows] == [("Db", f"{n}/{n}"), ("Search", f"{n}/{n}")]
+
+
+def test_a_given_symptom_merged_into_a_deeper_fault_answers_from_there() -> None:
+    """The fault is four hops below Front, beyond max_hops: it opens its own incident, and
+    the symptom's incident, holding nothing else, is merged into it."""
+    chain = ["Front", "A1", "A2", "A3", "Db"]
+    graph = TopologyGraph()
+    for caller, callee in itertools.pairwise(chain):
+        graph.declare(ServiceSpec(name=caller, depends_on=[callee]))
+    config = petshop.default_config()
+    run = GivenRun(
+        config.correlate,
+        graph,
+        config.weights,
+        symptom_alert("Front", "latency", "Average", 1e9),
+        0,
+    )
+    run.feed_row(1e9, [])
+    cascade = [
+        alert(s, 0).model_copy(update={"starts_at": _at(1e9 + 300), "last_seen_at": _at(1e9 + 300)})
+        for s in chain[1:]
+    ]
+    run.feed_row(1e9 + 300, cascade)
+    merged = [i for i in run.correlate.incidents.values() if "merged_into" in i.labels]
+    assert len(merged) == 1
+    incident = run.incident()
+    assert incident is not None and incident.incident_id == merged[0].labels["merged_into"]
+    assert run.answer()[0] == "Db"

@@ -112,8 +112,14 @@ class GivenRun:
         self.opened += sum(c.change is ChangeKind.OPENED for c in changes)
 
     def incident(self) -> Incident | None:
-        """The incident holding the given symptom (None before its row)."""
+        """The incident holding the given symptom (None before its row).
+
+        Not one merged into another: the engine may move the symptom to a stronger cause
+        found later, and an incident that held nothing else is resolved ``merged_into`` it.
+        """
         for incident in self.correlate.incidents.values():
+            if "merged_into" in incident.labels:
+                continue
             if any(_is_symptom(a) for a in incident.alerts):
                 return incident
         return None
