@@ -53,6 +53,7 @@ def merge_alert(known: Alert | None, incoming: Alert) -> tuple[Alert | None, Ded
             "ends_at": None,
             "last_seen_at": incoming.last_seen_at,
             "observed": incoming.observed,
+            "samples": incoming.samples,  # the requests behind that reading
             "score": max(known.score, incoming.score),
             "count": known.count + 1,
         }
