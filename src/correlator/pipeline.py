@@ -53,6 +53,7 @@ from correlator.normalize.logs import LogWindows
 from correlator.normalize.spans import CallEdge
 from correlator.normalize.stage import Normalized, NormalizeStage
 from correlator.publish.stage import PublishStage
+from correlator.rank.ranker import RankWeights
 from correlator.rank.stage import RankStage
 from correlator.store.base import StateStore, WriteBatch
 from correlator.store.incidents import IncidentRepository
@@ -66,7 +67,7 @@ log = logging.getLogger(__name__)
 _MINER_KEY = "logs:template-miner"
 #: Longest poll while alerts wait for their tick: the tick may run on wall time alone.
 _TICK_POLL_S = 0.02
-_SNAPSHOT_VERSION = 1
+_SNAPSHOT_VERSION = 2  # 2: alerts and observations carry ``samples``
 _MAX_EVICTED_PENDING = 10_000
 
 
@@ -143,7 +144,7 @@ class Engine:
             settings.correlate, topology, load_rules(settings.correlate.rules_file)
         )
         self.silences = SilenceRepository(store)
-        self.rank = RankStage(topology)
+        self.rank = RankStage(topology, RankWeights(sample_prior=settings.correlate.sample_prior))
         self.publish = PublishStage(sink, self.incidents, settings.topics.incidents)
         self.stats = EngineStats()
         self._late_seen: dict[str, int] = {}
