@@ -151,8 +151,45 @@ def test_an_external_alert_opened_in_the_same_batch_as_its_stronger_home_leaves_
     assert len(correlate.incidents) == 1
 
 
+def test_an_external_alert_moved_in_the_batch_it_joined_leaves_no_change_behind() -> None:
+    """web's SLO alert joins checkout's incident (the closer onset), then search's stronger
+    fault takes it: checkout's incident is as it was, so nothing is published for it."""
+    settings = CorrelateSettings.model_validate({"topology_dir": None, "window_s": 300})
+    correlate = CorrelateStage(settings, graph_of({"web": ["checkout", "search"]}))
+    first = correlate.process(
+        [alert("checkout", 8, score=0.5), alert("search", 0, score=0.9)], T0 + timedelta(seconds=8)
+    )
+    checkout = next(c.incident for c in first if c.incident.services == ["checkout"])
+    updated_at = checkout.updated_at
+    changes = correlate.process([external("web", 10)], T0 + timedelta(seconds=10))
+    assert [sorted(c.incident.services) for c in changes] == [["search", "web"]]
+    assert checkout.updated_at == updated_at and checkout.services == ["checkout"]
+
+
+def test_an_slo_alert_firing_for_hours_does_not_move_to_a_fault_that_starts_later(
+    shop: TopologyGraph,
+) -> None:
+    correlate = stage(shop)
+    for minute in range(0, 121, 5):
+        at = T0 + timedelta(minutes=minute)
+        slo = external("web", 0).model_copy(update={"last_seen_at": at})
+        weak = alert("checkout", 0, score=0.5, last_s=minute * 60)
+        correlate.process([slo, weak], at)
+    later = T0 + timedelta(minutes=121)
+    correlate.process([alert("search", 121 * 60, score=0.9)], later)
+    assert groups(correlate) == [["checkout", "web"], ["search"]]
+
+
+def test_an_slo_alert_below_holds_an_slo_alert_above_it(shop: TopologyGraph) -> None:
+    """Another SLO alert below is a cause at its score, in grouping and in re-homing alike."""
+    correlate = stage(shop)
+    correlate.process([external("web", 0), external("checkout", 0)], T0)
+    correlate.process([alert("search", 10, score=0.2)], T0 + timedelta(seconds=10))
+    assert groups(correlate) == [["checkout", "web"], ["search"]]
+
+
 def test_a_reading_over_few_requests_yields_an_external_alert(shop: TopologyGraph) -> None:
-    """search fails 8 % of 20 requests, checkout 2 % of 2,000: checkout's is the stronger."""
+    """search's reading over 20 requests weighs less than checkout's over 2,000."""
     correlate = stage(shop)
     few = alert("search", 5, Signal.ERROR_RATIO, score=1.0).model_copy(update={"samples": 20})
     many = alert("checkout", 10, Signal.ERROR_RATIO, score=0.9)

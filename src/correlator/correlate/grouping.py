@@ -12,11 +12,13 @@ from correlator.model.incident import Incident
 from correlator.model.observation import Signal
 
 __all__ = [
+    "WeightCache",
     "active_services",
     "batch_order",
     "can_explain",
     "choose_incident",
     "incident_id_for",
+    "stronger_home",
 ]
 
 
@@ -206,6 +208,11 @@ def choose_incident(
     return best[1] if best else None
 
 
+#: Per incident id, the weight of its causes below an external alert's service as of the
+#: alert's start: ``{incident_id: {(service, starts_at): weight}}`` (see stronger_home).
+WeightCache = dict[str, dict[tuple[str, datetime], float]]
+
+
 def stronger_home(
     alert: Alert,
     current: Incident,
@@ -214,6 +221,7 @@ def stronger_home(
     window: timedelta,
     max_hops: int,
     sample_prior: float,
+    cache: WeightCache | None = None,
 ) -> Incident | None:
     """The incident an external alert should move to, if another explains it better.
 
@@ -221,29 +229,40 @@ def stronger_home(
     behind it, so it joins the first fault found below its service, and later faults below
     open incidents of their own instead of joining it through that service (two faults
     under one caller stay apart). When one of those holds the stronger cause, the alert
-    moves there: causes weigh their alerts' scores, each alert's weight shrunk by the
-    requests it was measured over (:func:`~correlator.model.alert.sample_share`), so a
-    Lambda's cold start over five invocations yields to a service failing hundreds of
-    requests. Only a strictly stronger cause takes it; of two equal, the smaller id.
+    moves there: an incident's cause weighs its strongest alert below the service (not a
+    request-rate change; another external alert counts at its score), each alert's score
+    shrunk by the requests it was measured over
+    (:func:`~correlator.model.alert.sample_share`), so a Lambda's cold start over five
+    invocations yields to a service failing hundreds of requests. Only a strictly stronger
+    cause takes it; of two equal, the smaller id. As in :func:`choose_incident`, an
+    incident opened more than ``window`` after the alert started is no candidate: an SLO
+    alert firing for hours does not move to an unrelated fault that starts later.
+    ``cache`` keeps weights across calls of one pass; drop an incident's entry when its
+    alerts change.
     """
-    others = [i for i in candidates if i is not current]
+    others = [i for i in candidates if i is not current and alert.starts_at >= i.opened_at - window]
     if not others:
         return None
     below = topology.downstream(alert.service, max_hops)
+    memo: WeightCache = {} if cache is None else cache
+    key = (alert.service, alert.starts_at)
 
     def weight(incident: Incident) -> float:
-        services = active_services(incident, alert.starts_at, window)
-        return max(
-            (
-                a.score * sample_share(a.samples, sample_prior)
-                for a in incident.alerts
-                if a.service != alert.service
-                and a.service in services
-                and a.service in below
-                and _kind(a) not in ("request", "external")
-            ),
-            default=0.0,
-        )
+        known = memo.setdefault(incident.incident_id, {})
+        if key not in known:
+            services = active_services(incident, alert.starts_at, window)
+            known[key] = max(
+                (
+                    a.score * sample_share(a.samples, sample_prior)
+                    for a in incident.alerts
+                    if a.service != alert.service
+                    and a.service in services
+                    and a.service in below
+                    and _kind(a) != "request"
+                ),
+                default=0.0,
+            )
+        return known[key]
 
     best: tuple[float, str] | None = None
     home: Incident | None = None

@@ -27,6 +27,7 @@ import networkx as nx
 from correlator.config import CorrelateSettings
 from correlator.correlate.dedup import DedupReason, merge_alert, rekey_external
 from correlator.correlate.grouping import (
+    WeightCache,
     batch_order,
     choose_incident,
     incident_id_for,
@@ -85,6 +86,11 @@ class CorrelateStage:
         self.suppressed: dict[str, Suppressed] = {}
         self._transitions: dict[str, deque[datetime]] = {}
         self._held: set[str] = set()  # incidents not yet corroborated (never published)
+        # per batch: how often each incident was marked changed, and for each external
+        # alert that joined an existing incident, whether that incident had changed before
+        # it and its updated_at then (a move in the same batch then changes it back)
+        self._marks: dict[str, int] = {}
+        self._joined: dict[str, tuple[str, bool, datetime]] = {}
 
     def add_silences(self, silences: Iterable[Silence]) -> None:
         """Adopt silences (from the rules file or the store); a same id replaces."""
@@ -127,6 +133,7 @@ class CorrelateStage:
         same incidents, with the same ids, in any order.
         """
         changed: dict[str, ChangeKind] = {}
+        self._marks, self._joined = {}, {}
         if self.settings.learned_edge_max_age_s is not None:
             self.topology.age_out(now.timestamp(), self.settings.learned_edge_max_age_s)
         self._resolve_quiet(now, changed)
@@ -154,6 +161,7 @@ class CorrelateStage:
             return
         window = timedelta(seconds=self.settings.window_s)
         hops = self.settings.max_hops
+        cache: WeightCache = {}
         by_service: dict[str, list[Incident]] = {}
         for incident in open_now:
             for service in incident.services:
@@ -184,9 +192,12 @@ class CorrelateStage:
                     window,
                     hops,
                     self.settings.sample_prior,
+                    cache,
                 )
                 if home is not None:
                     self._move(alert, incident, home, changed, now)
+                    cache.pop(incident.incident_id, None)
+                    cache.pop(home.incident_id, None)
 
     def _still_open(self, incident: Incident) -> bool:
         """Open and not merged away earlier in this pass."""
@@ -215,11 +226,23 @@ class CorrelateStage:
             target.services.append(alert.service)
         self._by_fingerprint[alert.fingerprint] = target.incident_id
         self._mark(target, changed, ChangeKind.UPDATED, alert.last_seen_at)
+        joined = self._joined.pop(alert.fingerprint, None)
         if rest:
             source.alerts = rest
             if all(a.service != alert.service for a in rest):
                 source.services.remove(alert.service)
-            self._mark(source, changed, ChangeKind.UPDATED, alert.last_seen_at)
+            if (
+                joined is not None
+                and joined[0] == source.incident_id
+                and not joined[1]
+                and self._marks.get(source.incident_id) == 1
+            ):
+                # it changed in this batch only by taking the alert: nothing to publish
+                del changed[source.incident_id]
+                source.updated_at = joined[2]
+                self._marks[source.incident_id] = 0
+            else:
+                self._mark(source, changed, ChangeKind.UPDATED, alert.last_seen_at)
         elif changed.get(source.incident_id) is ChangeKind.OPENED:
             del changed[source.incident_id]
             self._drop(source.incident_id)
@@ -289,6 +312,9 @@ class CorrelateStage:
         if target is None:
             target = self._reopen(merged, changed) or self._open(merged, changed)
         else:
+            if merged.signal is Signal.EXTERNAL_ALERT:
+                before = (target.incident_id, target.incident_id in changed, target.updated_at)
+                self._joined[merged.fingerprint] = before
             target.alerts.append(merged)
         if merged.service not in target.services:
             target.services.append(merged.service)
@@ -399,6 +425,7 @@ class CorrelateStage:
     def _mark(
         self, incident: Incident, changed: dict[str, ChangeKind], kind: ChangeKind, at: datetime
     ) -> None:
+        self._marks[incident.incident_id] = self._marks.get(incident.incident_id, 0) + 1
         if at > incident.updated_at:
             incident.updated_at = at
         if incident.incident_id not in changed:
