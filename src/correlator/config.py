@@ -217,7 +217,8 @@ class CorrelateSettings(_Section):
         100.0,
         ge=0,
         description="Requests at which a measured value (an error ratio, a percentile) counts "
-        "half as evidence when an SLO alert's cause is weighed (n / (n + prior)); 0: in full",
+        "half as evidence (n / (n + prior)) when root causes are ranked and an SLO alert's "
+        "causes are weighed; 0: in full",
     )
     learned_edge_max_age_s: float | None = Field(
         3600.0, gt=0, description="Learned-only topology edges unseen this long are dropped"

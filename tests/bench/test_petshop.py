@@ -310,3 +310,13 @@ def test_a_given_symptom_merged_into_a_deeper_fault_answers_from_there() -> None
     incident = run.incident()
     assert incident is not None and incident.incident_id == merged[0].labels["merged_into"]
     assert run.answer()[0] == "Db"
+
+
+def test_sample_prior_is_one_setting_for_ranking_and_re_homing() -> None:
+    config = petshop.default_config()
+    assert config.weights.sample_prior == config.correlate.sample_prior == 100.0
+    zero = petshop.with_sample_prior(config, 0.0)
+    assert (zero.weights.sample_prior, zero.correlate.sample_prior) == (0.0, 0.0)
+    parser = argparse.ArgumentParser()
+    petshop.add_arguments(parser)
+    assert parser.parse_args(["--sample-prior", "30"]).sample_prior == 30.0

@@ -175,7 +175,17 @@ def default_config() -> PetShopConfig:
         # mostly a Lambda cold start, a real fault moves several statistics or services)
         open_min_alerts=2,
     )
-    return PetShopConfig(detect=detect, correlate=correlate, tail_samples=True)
+    weights = RankWeights(sample_prior=correlate.sample_prior)
+    return PetShopConfig(detect=detect, correlate=correlate, weights=weights, tail_samples=True)
+
+
+def with_sample_prior(config: PetShopConfig, prior: float) -> PetShopConfig:
+    """``config`` with ``prior`` as the requests at which a reading counts half, everywhere."""
+    return dataclasses.replace(
+        config,
+        correlate=config.correlate.model_copy(update={"sample_prior": prior}),
+        weights=dataclasses.replace(config.weights, sample_prior=prior),
+    )
 
 
 # ---------------------------------------------------------------- observations
@@ -430,6 +440,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " dataset blames, injected into held-out normal rows (see petshop_synthetic)",
     )
     parser.add_argument(
+        "--sample-prior",
+        type=float,
+        default=None,
+        help="requests at which a reading counts half in ranking and SLO re-homing"
+        " (default: the engine's, 100; 0 counts every reading in full)",
+    )
+    parser.add_argument(
         "--reverse-alerts",
         action="store_true",
         help="feed each row's alerts in reverse order (the results must not change)",
@@ -439,6 +456,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     config = dataclasses.replace(default_config(), reverse_alerts=args.reverse_alerts)
+    if getattr(args, "sample_prior", None) is not None:
+        config = with_sample_prior(config, args.sample_prior)
     scenarios = load_scenarios(args.data)
     if args.synthetic:
         made = [synthetic_scenario(s, config.holdout) for s in scenarios]

@@ -18,9 +18,10 @@ Three pieces of evidence, combined linearly (weights in ``RankWeights``):
   alert carries no observed/expected pair.
 
 Anomaly mass weighs each alert by its signal: latency, errors and logs are fault evidence;
-a change of request rate is mostly load passed on by callers (``rate_weight``). Mass and
-magnitude also weigh it by how many requests its value was measured over, when the alert
-says (``samples``): n requests count ``n / (n + sample_prior)`` of it, the usual shrinkage
+a change of request rate is mostly load passed on by callers (``rate_weight``). Mass,
+magnitude and precedence also weigh it by how many requests its value was measured over,
+when the alert says (``samples``; an alert without a count, a log, metric or external
+one, counts in full): n requests count ``n / (n + sample_prior)`` of it, the usual shrinkage
 toward "no change" of a ratio or percentile read from few requests. An error ratio of 8 %
 over 50 requests (4 failures) is further from a normal of 0 than 2 % over 1,000, but it is
 the weaker evidence.
