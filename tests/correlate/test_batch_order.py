@@ -34,6 +34,14 @@ def siblings(checkout: float, search: float) -> list[Alert]:
     return [alert("checkout", score=checkout), alert("search", score=search), alert("web")]
 
 
+def assert_web_joins(batch: list[Alert], joins: str) -> None:
+    """In both orders of the batch, web joins ``joins`` and the other callee stays alone."""
+    other = "search" if joins == "checkout" else "checkout"
+    for order in (batch, batch[::-1]):
+        groups = [services for _, services in outcome(order)]
+        assert sorted(groups) == sorted([[other], sorted([joins, "web"])])
+
+
 def test_every_order_of_a_simultaneous_batch_gives_the_same_incidents() -> None:
     batch = [*siblings(0.9, 0.99), alert("db", signal=Signal.ERROR_RATIO)]
     results = {tuple(map(str, outcome(list(order)))) for order in itertools.permutations(batch)}
@@ -48,11 +56,7 @@ def test_every_order_of_a_simultaneous_batch_gives_the_same_incidents() -> None:
 def test_a_tied_caller_joins_its_more_anomalous_callee(
     checkout: float, search: float, joins: str
 ) -> None:
-    batch = siblings(checkout, search)
-    other = "search" if joins == "checkout" else "checkout"
-    for order in (batch, batch[::-1]):
-        groups = [services for _, services in outcome(order)]
-        assert sorted(groups) == sorted([[other], sorted([joins, "web"])])
+    assert_web_joins(siblings(checkout, search), joins)
 
 
 def failing(service: str, ratio: float, requests: int | None, score: float) -> Alert:
@@ -72,11 +76,7 @@ def test_a_tied_caller_joins_the_callee_that_failed_more_requests(
     """8 % of 50 requests is further from normal than 2 % of 1000, but fails 4, not 20."""
     checkout = failing("checkout", 0.08, requests[0], score=1.0)
     search = failing("search", 0.02, requests[1], score=0.97)
-    batch = [checkout, search, alert("web", signal=Signal.ERROR_RATIO)]
-    other = "search" if joins == "checkout" else "checkout"
-    for order in (batch, batch[::-1]):
-        groups = [services for _, services in outcome(order)]
-        assert sorted(groups) == sorted([[other], sorted([joins, "web"])])
+    assert_web_joins([checkout, search, alert("web", signal=Signal.ERROR_RATIO)], joins)
 
 
 @pytest.mark.parametrize(
