@@ -106,7 +106,12 @@ def test_the_slow_callee_is_ranked_first_and_json_is_the_last_line(tmp_path: Pat
     make_dataset(tmp_path)
     out = io.StringIO()
     args = argparse.Namespace(
-        data=tmp_path, json=True, verbose=False, reverse_alerts=False, synthetic=False
+        data=tmp_path,
+        json=True,
+        verbose=False,
+        reverse_alerts=False,
+        synthetic=False,
+        sample_prior=None,
     )
     assert petshop.run(args, out) == 0
     summary = json.loads(out.getvalue().strip().splitlines()[-1])

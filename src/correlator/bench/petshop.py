@@ -456,7 +456,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     stream = out or sys.stdout
     config = dataclasses.replace(default_config(), reverse_alerts=args.reverse_alerts)
-    if getattr(args, "sample_prior", None) is not None:
+    if args.sample_prior is not None:
         config = with_sample_prior(config, args.sample_prior)
     scenarios = load_scenarios(args.data)
     if args.synthetic:

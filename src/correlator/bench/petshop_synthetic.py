@@ -101,11 +101,7 @@ def synthetic_scenario(
         for metric in ("latency", "availability"):
             change = _changes(path, metric)
             for start in starts:
-                window = MetricTable(
-                    tail.columns,
-                    tail.timestamps[start : start + ROWS],
-                    tail.values[start : start + ROWS],
-                )
+                window = tail.tail(start).head(ROWS)
                 issues.append(
                     Issue(
                         scenario=name,

@@ -267,8 +267,6 @@ def stronger_home(
     best: tuple[float, str] | None = None
     home: Incident | None = None
     for incident in others:
-        if not any(s in below and s != alert.service for s in incident.services):
-            continue
         strength = weight(incident)
         if strength > 0 and (best is None or (-strength, incident.incident_id) < best):
             best, home = (-strength, incident.incident_id), incident
