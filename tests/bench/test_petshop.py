@@ -54,8 +54,10 @@ def make_dataset(
     slow: tuple[int, ...] = (0, 1),
     target_offset: float | None = None,
     siblings: bool = False,
+    blip_cols: tuple[int, ...] = (2,),
 ) -> None:
-    """Normal period, then one issue; ``blip_at``: Db alone slow for two normal rows there.
+    """Normal period, then one issue; ``blip_at``: Db alone (or ``blip_cols``) slow for two
+    normal rows there.
 
     In the issue, the ``slow`` columns (0 Front, 1 Search, 2 Db) are slow in rows 2 and 3;
     the target time is ``target_offset`` seconds after the issue's first row (None: 0, before
@@ -70,7 +72,8 @@ def make_dataset(
     normal = [normal_row(rng) for _ in range(200)]
     if blip_at is not None:
         for row in normal[blip_at : blip_at + 2]:
-            row[2] = 0.05
+            for col in blip_cols:
+                row[col] = 0.05
     write_metrics(scenario / "noissue" / "metrics.csv", normal, 1e9)
     rows = [normal_row(rng) for _ in range(5)]
     for row in rows[2:4]:
@@ -210,11 +213,20 @@ def test_a_given_symptom_with_nothing_detected_answers_nothing(tmp_path: Path) -
 
 
 def test_a_normal_blip_under_the_given_symptom_fails_its_window(tmp_path: Path) -> None:
-    # Db slow for two held-out normal rows (180, 181: the window of rows 180-184): with
-    # Front's symptom given there, Db's anomaly is named as its cause
-    make_dataset(tmp_path, blip_at=180)
+    # Search and Db slow for two held-out normal rows (180, 181: the window of rows
+    # 180-184): with Front's symptom given there, their anomaly is named as its cause
+    make_dataset(tmp_path, blip_at=180, blip_cols=(1, 2))
     report = petshop.evaluate(load_scenarios(tmp_path), petshop.default_config())
     assert report.given.quiet_runs == report.given.runs - 1
+
+
+def test_a_blip_two_hops_below_with_a_quiet_path_is_no_cause(tmp_path: Path) -> None:
+    # Db alone slow: Front calls Db only through Search, which shows nothing, so Db's
+    # anomaly does not explain Front's given symptom (the window stays quiet)
+    make_dataset(tmp_path / "quiet", blip_at=180)
+    report = petshop.evaluate(load_scenarios(tmp_path / "quiet"), petshop.default_config())
+    assert report.normal_alerts >= 1  # Db did alert
+    assert report.given.quiet_runs == report.given.runs
 
 
 def test_the_symptom_is_given_in_the_row_holding_the_target_time() -> None:

@@ -237,3 +237,49 @@ def test_a_caller_is_explained_only_once_each_kind_of_its_symptoms_is(
     correlate.process([alert("search", 10)], T0 + timedelta(seconds=10))
     # checkout's errors explain web's errors, not its latency: search's latency may
     assert groups(correlate) == [["checkout", "search", "web"]]
+
+
+def test_an_external_alert_is_not_explained_by_a_fault_below_a_quiet_path(
+    shop: TopologyGraph,
+) -> None:
+    """db is three hops below web; with checkout and payments quiet, db's anomaly did not
+    reach web by that path, so web's SLO alert stays apart (and does not move to it)."""
+    correlate = stage(shop)
+    correlate.process([external("web", 0)], T0)
+    correlate.process([alert("db", 10)], T0 + timedelta(seconds=10))
+    assert groups(correlate) == [["db"], ["web"]]
+    # a direct callee's fault explains it whatever else is quiet
+    correlate.process([alert("search", 20)], T0 + timedelta(seconds=20))
+    assert ["search", "web"] in groups(correlate)
+
+
+def test_an_external_alert_is_explained_through_callees_alerting_in_the_same_batch(
+    shop: TopologyGraph,
+) -> None:
+    """The cascade's callees come first in a batch: db is taken before payments and
+    checkout, which alert in the same batch and so make the path to web."""
+    correlate = stage(shop)
+    correlate.process([external("web", 0)], T0)
+    cascade = [alert("db", 10), alert("payments", 10), alert("checkout", 10)]
+    correlate.process(cascade, T0 + timedelta(seconds=10))
+    assert groups(correlate) == [["checkout", "db", "payments", "web"]]
+
+
+def test_a_symptom_beside_an_external_alert_joins_the_fault_below_it() -> None:
+    """web's own latency alert is not caused by web's SLO alert: it joins the fault below,
+    and the SLO alert, left alone, follows it there (no incident of web alone is left).
+    db is beyond max_hops (2), so its cascade opens an incident of its own."""
+    settings = CorrelateSettings.model_validate(
+        {"topology_dir": None, "window_s": 300, "max_hops": 2}
+    )
+    correlate = CorrelateStage(settings, graph_of(SHOP_CALLS))
+    [slo] = correlate.process([external("web", 0)], T0)
+    batch = [alert("db", 10), alert("payments", 10), alert("checkout", 10), alert("web", 10)]
+    correlate.process(batch, T0 + timedelta(seconds=10))
+    [home] = correlate.open_incidents()
+    assert sorted(home.services) == ["checkout", "db", "payments", "web"]
+    assert {a.signal for a in home.alerts if a.service == "web"} == {
+        Signal.LATENCY_P99,
+        Signal.EXTERNAL_ALERT,
+    }
+    assert correlate.incidents[slo.incident.incident_id].labels["merged_into"] == home.incident_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 
 from correlator.correlate.topology import TopologyGraph
@@ -101,6 +102,7 @@ def choose_incident(
     window: timedelta,
     max_hops: int,
     directed: bool = True,
+    symptomatic: AbstractSet[str] = frozenset(),
 ) -> Incident | None:
     """The open incident the alert belongs to, or None to open a new one.
 
@@ -118,6 +120,15 @@ def choose_incident(
       may still be the cause of the rest. An external alert's kind is unknown to the engine,
       so any fault below (not a request-rate change) explains it; a stronger fault that
       comes later takes it over instead of joining (see :func:`stronger_home`).
+
+    **An external alert and a fault below it** (an SLO alert on a front end, say) relate
+    only along a path of symptoms: a direct callee's fault explains it, one further down
+    only through services that alert too (in the incident or, as ``symptomatic``, anywhere
+    now: the batch's callees are taken before their callers). A fault that left every
+    service between quiet did not reach the SLO alert's service by that path; a Lambda two
+    hops below failing a few invocations no longer claims an SLO alert the engine was
+    handed. A detected alert is never explained by an external alert on its own service:
+    both are symptoms, so it relates to the fault below like any other alert.
 
     A shared caller with two candidate causes joins, in this order of preference:
 
@@ -147,6 +158,7 @@ def choose_incident(
     """
     below = topology.downstream(alert.service, max_hops) if directed else {}
     above = topology.upstream(alert.service, max_hops) if directed else {}
+    external = alert.signal is Signal.EXTERNAL_ALERT
     reach: dict[str, dict[str, int]] = {}
 
     def explained(service: str, services: set[str], incident: Incident) -> bool:
@@ -158,9 +170,23 @@ def choose_incident(
             for a in incident.alerts
             if a.service != service and a.service in services and a.service in reach[service]
         }
-        if below - {"request"}:
-            kinds.discard("external")  # an SLO alert: any fault below is a cause of it
+        if "external" in kinds:
+            # an SLO alert: any fault below is a cause of it, reached through symptoms
+            through = topology.downstream_through(service, max_hops, services | symptomatic)
+            if any(
+                _kind(a) != "request"
+                for a in incident.alerts
+                if a.service != service and a.service in services and a.service in through
+            ):
+                kinds.discard("external")
         return kinds <= below
+
+    def up_hops(service: str, services: set[str], incident: Incident) -> int | None:
+        hops = above.get(service)
+        if hops is None or hops <= 1 or _observed(service, incident):
+            return hops
+        path = topology.downstream_through(service, max_hops, services | symptomatic)
+        return path.get(alert.service)
 
     best: tuple[tuple[int, int, int, float, float, float, str, str], Incident] | None = None
     for incident in candidates:
@@ -173,17 +199,26 @@ def choose_incident(
             causes = {
                 a.service
                 for a in incident.alerts
-                if a.service in services and can_explain(a, alert)
+                if a.service in services
+                and can_explain(a, alert)
+                and (external or a.service != alert.service or _kind(a) != "external")
             }
-            down = min((below[s] for s in causes if s in below), default=None)
-            near = {s for s in causes if s in below and below[s] == down}
-            up = min(
-                (above[s] for s in services if s in above and not explained(s, services, incident)),
-                default=None,
+            reached = (
+                topology.downstream_through(alert.service, max_hops, services | symptomatic)
+                if external
+                else below
             )
+            down = min((reached[s] for s in causes if s in reached), default=None)
+            near = {s for s in causes if s in reached and reached[s] == down}
+            ups = {
+                s: up_hops(s, services, incident)
+                for s in services
+                if s in above and not explained(s, services, incident)
+            }
+            up = min((d for d in ups.values() if d is not None), default=None)
             relation = (0, down) if down is not None else (1, up) if up is not None else None
             if relation is not None and relation[0] == 1:
-                near = {s for s in services if above.get(s) == up}
+                near = {s for s, d in ups.items() if d == up}
         else:
             hops = {s: topology.hops(alert.service, s, max_hops) for s in services}
             nearest = min((d for d in hops.values() if d is not None), default=None)
@@ -222,6 +257,7 @@ def stronger_home(
     max_hops: int,
     sample_prior: float,
     cache: WeightCache | None = None,
+    symptomatic: AbstractSet[str] = frozenset(),
 ) -> Incident | None:
     """The incident an external alert should move to, if another explains it better.
 
@@ -233,7 +269,8 @@ def stronger_home(
     request-rate change; another external alert counts at its score), each alert's score
     shrunk by the requests it was measured over
     (:func:`~correlator.model.alert.sample_share`), so a Lambda's cold start over five
-    invocations yields to a service failing hundreds of requests. Only a strictly stronger
+    invocations yields to a service failing hundreds of requests. Below means reached along
+    a path of symptoms, as in :func:`choose_incident`. Only a strictly stronger
     cause takes it; of two equal, the smaller id. As in :func:`choose_incident`, an
     incident opened more than ``window`` after the alert started is no candidate: an SLO
     alert firing for hours does not move to an unrelated fault that starts later.
@@ -243,7 +280,6 @@ def stronger_home(
     others = [i for i in candidates if i is not current and alert.starts_at >= i.opened_at - window]
     if not others:
         return None
-    below = topology.downstream(alert.service, max_hops)
     memo: WeightCache = {} if cache is None else cache
     key = (alert.service, alert.starts_at)
 
@@ -251,6 +287,7 @@ def stronger_home(
         known = memo.setdefault(incident.incident_id, {})
         if key not in known:
             services = active_services(incident, alert.starts_at, window)
+            below = topology.downstream_through(alert.service, max_hops, services | symptomatic)
             known[key] = max(
                 (
                     a.score * sample_share(a.samples, sample_prior)
@@ -343,6 +380,11 @@ def _failed(alert: Alert) -> float:
 def _kind(alert: Alert) -> str:
     """The symptom family: latency, error, request (rate), log, metric, external."""
     return alert.signal.value.split("_")[0]
+
+
+def _observed(service: str, incident: Incident) -> bool:
+    """The incident holds an alert of the engine's own on ``service`` (not only external)."""
+    return any(a.service == service and _kind(a) != "external" for a in incident.alerts)
 
 
 def _same_kind(alert: Alert, incident: Incident, services: set[str]) -> bool:

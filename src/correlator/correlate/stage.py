@@ -91,6 +91,7 @@ class CorrelateStage:
         # it and its updated_at then (a move in the same batch then changes it back)
         self._marks: dict[str, int] = {}
         self._joined: dict[str, tuple[str, bool, datetime]] = {}
+        self._symptomatic: set[str] = set()  # services alerting in the current batch
 
     def add_silences(self, silences: Iterable[Silence]) -> None:
         """Adopt silences (from the rules file or the store); a same id replaces."""
@@ -125,6 +126,17 @@ class CorrelateStage:
     def open_incidents(self) -> list[Incident]:
         return [i for i in self.incidents.values() if i.status is IncidentStatus.OPEN]
 
+    def _alerting(self, batch: Sequence[Alert]) -> set[str]:
+        """Services with a firing alert, in the batch or in an open incident.
+
+        An external alert is related to a cause more than a hop below it only through these
+        (see :meth:`~correlator.correlate.topology.TopologyGraph.downstream_through`).
+        """
+        found = {a.service for a in batch if a.status is AlertStatus.FIRING}
+        for incident in self.open_incidents():
+            found.update(a.service for a in incident.alerts if a.status is AlertStatus.FIRING)
+        return found
+
     def process(self, alerts: Sequence[Alert], now: datetime) -> list[PendingChange]:
         """Group a batch of alerts at ``now``; the changes to publish.
 
@@ -139,6 +151,7 @@ class CorrelateStage:
         self._resolve_quiet(now, changed)
         fields = self.settings.external_fingerprint_labels
         keyed = [rekey_external(alert, fields) for alert in alerts]
+        self._symptomatic = self._alerting(keyed)
         for alert in batch_order(keyed, self.topology):
             self._take(alert, changed)
         if self.settings.direction_aware:
@@ -193,6 +206,7 @@ class CorrelateStage:
                     hops,
                     self.settings.sample_prior,
                     cache,
+                    self._symptomatic,
                 )
                 if home is not None:
                     self._move(alert, incident, home, changed, now)
@@ -308,6 +322,7 @@ class CorrelateStage:
             window,
             self.settings.max_hops,
             self.settings.direction_aware,
+            self._symptomatic,
         )
         if target is None:
             target = self._reopen(merged, changed) or self._open(merged, changed)

@@ -158,6 +158,33 @@ class TopologyGraph:
             self._down[key] = {n: int(d) for n, d in found.items()}
         return self._down[key]
 
+    def downstream_through(self, service: str, limit: int, through: set[str]) -> dict[str, int]:
+        """Like :meth:`downstream`, but past the first hop only through ``through``.
+
+        A service is reached when ``service`` calls it directly, or when a service of
+        ``through`` within ``limit`` hops does (a path whose every step between the two is in
+        ``through``). Not cached: ``through`` changes from call to call.
+
+        >>> g = TopologyGraph()
+        >>> g.learn("web", "api", 1, 0.0); g.learn("api", "db", 1, 0.0)
+        >>> g.downstream_through("web", 3, set()), g.downstream_through("web", 3, {"api"})
+        ({'web': 0, 'api': 1}, {'web': 0, 'api': 1, 'db': 2})
+        """
+        if service not in self.graph:
+            return {service: 0}
+        found = {service: 0}
+        frontier = [service]
+        for depth in range(1, limit + 1):
+            nxt = []
+            for node in frontier:
+                for callee in self.graph.successors(node):
+                    if callee not in found:
+                        found[callee] = depth
+                        if callee in through:
+                            nxt.append(callee)
+            frontier = nxt
+        return found
+
     def upstream(self, service: str, limit: int) -> dict[str, int]:
         """Services that call ``service`` within ``limit`` hops (itself at 0), with distance.
 
