@@ -145,6 +145,21 @@ class DetectSettings(_Section):
     clear_threshold: float = Field(0.5, ge=0, le=1, description="Score below which it clears")
     clear_after: int = Field(3, ge=1, description="Calm observations before an alert clears")
     warmup: int = Field(20, ge=0, description="Observations a series learns before it may alert")
+    error_alpha: float | None = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description="An error ratio over a known number of requests alerts only when that "
+        "many failures are at most this likely at the series' usual ratio (binomial tail): "
+        "1 failure in 14 requests is no alert, 2 in 100 are; None: off",
+    )
+    error_floor: float = Field(
+        0.001,
+        ge=0,
+        lt=1,
+        description="The least usual error ratio error_alpha assumes (a series that never "
+        "failed still fails now and then)",
+    )
     window_s: float = Field(10.0, gt=0, description="Tumbling window for span and log signals")
     max_series: int = Field(200_000, ge=1, description="Active series cap; idle ones evicted")
     idle_ttl_s: float = Field(

@@ -1,8 +1,10 @@
 """DetectStage: scores each observation with its series' model and turns scores into alerts.
 
 Prequential: a value is scored before the model learns it. A series may alert only after
-``warmup`` observations. Hysteresis: an alert fires at ``threshold`` and clears after
-``clear_after`` observations below ``clear_threshold``, so one fault does not flap.
+``warmup`` observations. An error ratio over a known number of requests alerts only when its
+failures are unlikely by chance (:mod:`correlator.detect.significance`, ``error_alpha``).
+Hysteresis: an alert fires at ``threshold`` and clears after ``clear_after`` observations
+below ``clear_threshold``, so one fault does not flap.
 
 Bounded memory: at most ``max_series`` states are held (least recently seen evicted first),
 and a series silent for ``idle_ttl_s`` of event time is evicted too. Evicted states are
@@ -40,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from correlator.config import DetectSettings
 from correlator.detect.base import Detector
 from correlator.detect.series import UPWARD_ONLY, SeriesState
+from correlator.detect.significance import significant_errors
 from correlator.model.alert import Alert, AlertStatus, Severity, fingerprint_of
 from correlator.model.observation import Observation, Signal
 
@@ -120,6 +123,8 @@ class DetectStage:
         rising = obs.value > expected + state.spread
         if obs.signal in UPWARD_ONLY and not rising:
             score = min(score, cfg.clear_threshold)
+        if not self._significant(obs, expected):
+            score = min(score, cfg.clear_threshold)  # a few failures of a few requests
         anomalous = state.seen >= cfg.warmup and score >= cfg.threshold
         if anomalous:
             out.anomalies += 1
@@ -140,6 +145,15 @@ class DetectStage:
         else:
             state.seen += 1
         state.last_ts = obs.ts
+
+    def _significant(self, obs: Observation, expected: float) -> bool:
+        """False for an error ratio whose failures are likely by chance (``error_alpha``)."""
+        cfg = self.settings
+        if obs.signal is not Signal.ERROR_RATIO or not obs.samples or cfg.error_alpha is None:
+            return True
+        return significant_errors(
+            obs.value, obs.samples, expected, cfg.error_floor, cfg.error_alpha
+        )
 
     def _alert(
         self, obs: Observation, state: SeriesState, score: float, status: AlertStatus
