@@ -42,16 +42,16 @@ def errors(ratio: float, ts: float, samples: int) -> Observation:
 def stage(**overrides: object) -> DetectStage:
     settings = DetectSettings.model_validate({"warmup": 30, **overrides})
     detect = DetectStage(settings, detector_factory_for(settings))
-    detect.process([errors(0.0, i * 10.0, 14) for i in range(100)])
+    detect.process([errors(0.02, i * 10.0, 50) for i in range(100)])  # 1 failure in 50
     return detect
 
 
 def test_one_failure_of_a_few_requests_is_no_alert_and_many_are() -> None:
-    assert stage().process([errors(1 / 3, 1000.0, 3)]).alerts == []  # 33 %, but 1 of 3
+    assert stage().process([errors(1 / 5, 1000.0, 5)]).alerts == []  # 20 %, but 1 of 5
     [fired] = stage().process([errors(5 / 14, 1000.0, 14)]).alerts
     assert fired.samples == 14
 
 
 def test_without_a_request_count_or_with_the_check_off_the_ratio_alone_decides() -> None:
-    assert len(stage().process([errors(1 / 3, 1000.0, 0)]).alerts) == 1
-    assert len(stage(error_alpha=None).process([errors(1 / 3, 1000.0, 3)]).alerts) == 1
+    assert len(stage().process([errors(1 / 5, 1000.0, 0)]).alerts) == 1
+    assert len(stage(error_alpha=None).process([errors(1 / 5, 1000.0, 5)]).alerts) == 1
