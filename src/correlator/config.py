@@ -143,6 +143,15 @@ class DetectSettings(_Section):
     )
     threshold: float = Field(0.9, gt=0, le=1, description="Score at which a series alerts")
     clear_threshold: float = Field(0.5, ge=0, le=1, description="Score below which it clears")
+    watch_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="A reading scoring at least this, but not alerting (below threshold, or "
+        "not yet persistent), is a watch alert: it joins an incident whose cause lies below "
+        "its service within correlate.window_s, never opens one, and explains nothing; "
+        "None: off",
+    )
     clear_after: int = Field(3, ge=1, description="Calm observations before an alert clears")
     warmup: int = Field(20, ge=0, description="Observations a series learns before it may alert")
     error_alpha: float | None = Field(

@@ -114,7 +114,16 @@ class RobustDetector:
     (a second bounded window) and the values scored since the last one learned.
     """
 
-    __slots__ = ("_flags", "_held", "_last_ts", "_recent", "_sorted", "_window", "params")
+    __slots__ = (
+        "_flags",
+        "_held",
+        "_last_ts",
+        "_recent",
+        "_sorted",
+        "_unconfirmed",
+        "_window",
+        "params",
+    )
 
     def __init__(self, params: RobustParams | None = None) -> None:
         self.params = params or RobustParams()
@@ -124,6 +133,7 @@ class RobustDetector:
         self._held: list[_Held] = []  # scored, not (yet) learned
         self._flags: deque[bool] = deque()  # anomalous or not, the last values scored
         self._last_ts: float | None = None
+        self._unconfirmed = 0.0
 
     def __setstate__(self, state: tuple[object, dict[str, object]]) -> None:
         """Restore a pickled detector; one checkpointed before the ceiling existed too."""
@@ -133,6 +143,13 @@ class RobustDetector:
         if not hasattr(self, "_recent"):
             self._recent = _SortedWindow(self.params.window)
             self._held, self._flags, self._last_ts = [], deque(), None
+        if not hasattr(self, "_unconfirmed"):
+            self._unconfirmed = 0.0
+
+    @property
+    def unconfirmed(self) -> float:
+        """The last value's score before ``persistence`` (what it scored on its own)."""
+        return self._unconfirmed
 
     def _median(self) -> float:
         values, n = self._sorted, len(self._sorted)
@@ -144,6 +161,7 @@ class RobustDetector:
         p = self.params
         z, outside = self._z(value)
         score = _score(z, p) if outside else 0.0
+        self._unconfirmed = score
         if p.ceiling_quantile is None and p.persistence == 1:
             return score
         if self._hold(value, ts, score > 0.0):

@@ -43,7 +43,7 @@ from correlator.config import DetectSettings
 from correlator.detect.base import Detector
 from correlator.detect.series import UPWARD_ONLY, SeriesState
 from correlator.detect.significance import significant_errors
-from correlator.model.alert import Alert, AlertStatus, Severity, fingerprint_of
+from correlator.model.alert import WATCH_LABEL, Alert, AlertStatus, Severity, fingerprint_of
 from correlator.model.observation import Observation, Signal
 
 __all__ = ["DetectStage", "Detected"]
@@ -126,6 +126,8 @@ class DetectStage:
         if not self._significant(obs, expected):
             score = min(score, cfg.clear_threshold)  # a few failures of a few requests
         anomalous = state.seen >= cfg.warmup and score >= cfg.threshold
+        if not anomalous and not state.alerting and state.seen >= cfg.warmup:
+            self._watch(obs, state, rising, out)
         if anomalous:
             out.anomalies += 1
             state.hits += 1
@@ -145,6 +147,28 @@ class DetectStage:
         else:
             state.seen += 1
         state.last_ts = obs.ts
+
+    def _watch(self, obs: Observation, state: SeriesState, rising: bool, out: Detected) -> None:
+        """A watch alert for a reading that scored ``watch_threshold`` on its own."""
+        bar = self.settings.watch_threshold
+        raw = getattr(state.detector, "unconfirmed", None)
+        if bar is None or not isinstance(raw, float) or raw < bar:
+            return
+        if (obs.signal in UPWARD_ONLY and not rising) or not self._significant(obs, state.expected):
+            return
+        alert = self._alert(obs, state, raw, AlertStatus.FIRING)
+        at = _at(obs.ts)
+        out.alerts.append(
+            alert.model_copy(
+                update={
+                    "severity": Severity.INFO,
+                    "starts_at": at,
+                    "ends_at": at + timedelta(seconds=obs.window_s or self.settings.window_s),
+                    "count": 1,
+                    "labels": {**alert.labels, WATCH_LABEL: "true"},
+                }
+            )
+        )
 
     def _significant(self, obs: Observation, expected: float) -> bool:
         """False for an error ratio whose failures are likely by chance (``error_alpha``)."""

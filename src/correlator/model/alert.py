@@ -9,7 +9,20 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from correlator.model.observation import Signal
 
-__all__ = ["Alert", "AlertStatus", "Severity", "fingerprint_of", "sample_share"]
+__all__ = [
+    "WATCH_LABEL",
+    "Alert",
+    "AlertStatus",
+    "Severity",
+    "fingerprint_of",
+    "is_watch",
+    "sample_share",
+]
+
+#: Label of a *watch* alert: a reading anomalous enough to show a service is affected, not
+#: to open an incident (below the alert threshold, or not yet persistent). It only joins an
+#: incident whose cause lies below its service, and explains nothing itself.
+WATCH_LABEL = "watch"
 
 
 class AlertStatus(StrEnum):
@@ -72,3 +85,8 @@ class Alert(BaseModel):
     ends_at: AwareDatetime | None = None
     count: int = Field(default=1, ge=1)
     labels: dict[str, str] = Field(default_factory=dict)
+
+
+def is_watch(alert: Alert) -> bool:
+    """Whether ``alert`` is a watch alert (see :data:`WATCH_LABEL`)."""
+    return alert.labels.get(WATCH_LABEL) == "true"
