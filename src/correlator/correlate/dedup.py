@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
 
-from correlator.model.alert import Alert, AlertStatus, fingerprint_of
+from correlator.model.alert import WATCH_LABEL, Alert, AlertStatus, fingerprint_of, is_watch
 from correlator.model.observation import Signal
 
 __all__ = ["ALL_LABELS", "DedupReason", "external_fingerprint", "merge_alert", "rekey_external"]
@@ -47,10 +47,14 @@ def merge_alert(known: Alert | None, incoming: Alert) -> tuple[Alert | None, Ded
         )
         return merged, DedupReason.RESOLVED
     refired = known.status is AlertStatus.RESOLVED
+    watch = is_watch(incoming)  # a watch alert stays one until the reading alerts in full
+    labels = {k: v for k, v in known.labels.items() if k != WATCH_LABEL}
     merged = known.model_copy(
         update={
             "status": AlertStatus.FIRING,
-            "ends_at": None,
+            "ends_at": incoming.ends_at if watch else None,
+            "labels": {**labels, WATCH_LABEL: "true"} if watch else labels,
+            "severity": incoming.severity if is_watch(known) and not watch else known.severity,
             "last_seen_at": incoming.last_seen_at,
             "observed": incoming.observed,
             "samples": incoming.samples,  # the requests behind that reading

@@ -8,7 +8,7 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime, timedelta
 
 from correlator.correlate.topology import TopologyGraph
-from correlator.model.alert import Alert, AlertStatus, sample_share
+from correlator.model.alert import Alert, AlertStatus, is_watch, sample_share
 from correlator.model.incident import Incident
 from correlator.model.observation import Signal
 
@@ -85,6 +85,8 @@ def active_services(incident: Incident, at: datetime, window: timedelta) -> set[
     horizon = at - window
     out = set()
     for a in incident.alerts:
+        if is_watch(a):
+            continue  # a watch alert relates nothing to the incident
         end = (
             a.ends_at
             if a.ends_at is not None
@@ -103,6 +105,7 @@ def choose_incident(
     max_hops: int,
     directed: bool = True,
     symptomatic: AbstractSet[str] = frozenset(),
+    causes_only: bool = False,
 ) -> Incident | None:
     """The open incident the alert belongs to, or None to open a new one.
 
@@ -152,6 +155,10 @@ def choose_incident(
        incident id. It never depends on which incident was opened first, so the outcome
        does not depend on the order of simultaneous alerts (see :func:`batch_order`).
 
+    **Watch alerts** (:func:`~correlator.model.alert.is_watch`) are inert: they make no
+    service active, explain nothing and need no explaining. With ``causes_only`` (how a
+    watch alert is placed) only an incident holding a cause below the alert relates.
+
     A service whose symptom is already explained never lets an unrelated fault in through
     it, so two faults under one caller stay two incidents. Without ``directed`` any
     undirected path within ``max_hops`` relates them. The rest of the key is the same there.
@@ -161,13 +168,13 @@ def choose_incident(
     external = alert.signal is Signal.EXTERNAL_ALERT
     reach: dict[str, dict[str, int]] = {}
 
-    def explained(service: str, services: set[str], incident: Incident) -> bool:
+    def explained(service: str, services: set[str], alerts: Sequence[Alert]) -> bool:
         if service not in reach:
             reach[service] = topology.downstream(service, max_hops)
-        kinds = {_kind(a) for a in incident.alerts if a.service == service}
+        kinds = {_kind(a) for a in alerts if a.service == service}
         below = {
             _kind(a)
-            for a in incident.alerts
+            for a in alerts
             if a.service != service and a.service in services and a.service in reach[service]
         }
         if "external" in kinds:
@@ -175,15 +182,15 @@ def choose_incident(
             through = topology.downstream_through(service, max_hops, services | symptomatic)
             if any(
                 _kind(a) != "request"
-                for a in incident.alerts
+                for a in alerts
                 if a.service != service and a.service in services and a.service in through
             ):
                 kinds.discard("external")
         return kinds <= below
 
-    def up_hops(service: str, services: set[str], incident: Incident) -> int | None:
+    def up_hops(service: str, services: set[str], alerts: Sequence[Alert]) -> int | None:
         hops = above.get(service)
-        if hops is None or hops <= 1 or _observed(service, incident):
+        if hops is None or hops <= 1 or _observed(service, alerts):
             return hops
         path = topology.downstream_through(service, max_hops, services | symptomatic)
         return path.get(alert.service)
@@ -195,10 +202,11 @@ def choose_incident(
         services = active_services(incident, alert.starts_at, window)
         if not services:
             continue
+        alerts = [a for a in incident.alerts if not is_watch(a)]  # watch alerts explain nothing
         if directed:
             causes = {
                 a.service
-                for a in incident.alerts
+                for a in alerts
                 if a.service in services
                 and can_explain(a, alert)
                 and (external or a.service != alert.service or _kind(a) != "external")
@@ -211,12 +219,14 @@ def choose_incident(
             down = min((reached[s] for s in causes if s in reached), default=None)
             near = {s for s in causes if s in reached and reached[s] == down}
             ups = {
-                s: up_hops(s, services, incident)
+                s: up_hops(s, services, alerts)
                 for s in services
-                if s in above and not explained(s, services, incident)
+                if s in above and not explained(s, services, alerts)
             }
             up = min((d for d in ups.values() if d is not None), default=None)
             relation = (0, down) if down is not None else (1, up) if up is not None else None
+            if causes_only and relation is not None and relation[0] == 1:
+                relation = None
             if relation is not None and relation[0] == 1:
                 near = {s for s, d in ups.items() if d == up}
         else:
@@ -226,13 +236,13 @@ def choose_incident(
             near = {s for s, d in hops.items() if d is not None and d == nearest}
         if relation is None:
             continue
-        alike = directed and relation[0] == 0 and _same_kind(alert, incident, near)
-        evidence = _related(alert, incident, near, alike, relation[0] == 1 and directed)
+        alike = directed and relation[0] == 0 and _same_kind(alert, alerts, near)
+        evidence = _related(alert, alerts, near, alike, relation[0] == 1 and directed)
         key = (
             relation[0],
             relation[1],
             0 if alike else 1,
-            _onset_gap(alert, incident, near),
+            _onset_gap(alert, alerts, near),
             -max((_failed(a) for a in evidence), default=0.0),
             -max((a.score for a in evidence), default=0.0),
             min(near),
@@ -243,9 +253,10 @@ def choose_incident(
     return best[1] if best else None
 
 
-#: Per incident id, the weight of its causes below an external alert's service as of the
-#: alert's start: ``{incident_id: {(service, starts_at): weight}}`` (see stronger_home).
-WeightCache = dict[str, dict[tuple[str, datetime], float]]
+#: Per incident id, the weight of its causes below an external or watch alert's service as
+#: of the alert's start: ``{incident_id: {(service, starts_at, kind): weight}}`` (see
+#: stronger_home).
+WeightCache = dict[str, dict[tuple[str, datetime, str], float]]
 
 
 def stronger_home(
@@ -281,13 +292,18 @@ def stronger_home(
     if not others:
         return None
     memo: WeightCache = {} if cache is None else cache
-    key = (alert.service, alert.starts_at)
+    external = alert.signal is Signal.EXTERNAL_ALERT
+    key = (alert.service, alert.starts_at, _kind(alert))
 
     def weight(incident: Incident) -> float:
         known = memo.setdefault(incident.incident_id, {})
         if key not in known:
             services = active_services(incident, alert.starts_at, window)
-            below = topology.downstream_through(alert.service, max_hops, services | symptomatic)
+            below = (
+                topology.downstream_through(alert.service, max_hops, services | symptomatic)
+                if external
+                else topology.downstream(alert.service, max_hops)
+            )
             known[key] = max(
                 (
                     a.score * sample_share(a.samples, sample_prior)
@@ -295,7 +311,8 @@ def stronger_home(
                     if a.service != alert.service
                     and a.service in services
                     and a.service in below
-                    and _kind(a) != "request"
+                    and can_explain(a, alert)
+                    and not is_watch(a)
                 ),
                 default=0.0,
             )
@@ -329,7 +346,7 @@ def can_explain(cause: Alert, symptom: Alert) -> bool:
     return _kind(cause) != "request" or _kind(symptom) == "request"
 
 
-def _onset_gap(alert: Alert, incident: Incident, services: set[str]) -> float:
+def _onset_gap(alert: Alert, alerts: Sequence[Alert], services: set[str]) -> float:
     """Seconds between the alert's start and the nearest start among ``services``' alerts.
 
     The related services whose anomaly began closest to the alert's are the likelier cause;
@@ -338,7 +355,7 @@ def _onset_gap(alert: Alert, incident: Incident, services: set[str]) -> float:
     return min(
         (
             abs((alert.starts_at - a.starts_at).total_seconds())
-            for a in incident.alerts
+            for a in alerts
             if a.service in services and can_explain(a, alert)
         ),
         default=float("inf"),
@@ -346,7 +363,7 @@ def _onset_gap(alert: Alert, incident: Incident, services: set[str]) -> float:
 
 
 def _related(
-    alert: Alert, incident: Incident, services: set[str], alike: bool, above: bool
+    alert: Alert, alerts: Sequence[Alert], services: set[str], alike: bool, above: bool
 ) -> list[Alert]:
     """``services``' alerts that relate to ``alert``.
 
@@ -356,7 +373,7 @@ def _related(
     kind = _kind(alert)
     return [
         a
-        for a in incident.alerts
+        for a in alerts
         if a.service in services
         and (can_explain(alert, a) if above else can_explain(a, alert))
         and (not alike or _kind(a) == kind)
@@ -382,11 +399,11 @@ def _kind(alert: Alert) -> str:
     return alert.signal.value.split("_")[0]
 
 
-def _observed(service: str, incident: Incident) -> bool:
-    """The incident holds an alert of the engine's own on ``service`` (not only external)."""
-    return any(a.service == service and _kind(a) != "external" for a in incident.alerts)
+def _observed(service: str, alerts: Sequence[Alert]) -> bool:
+    """``alerts`` hold one of the engine's own on ``service`` (not only external)."""
+    return any(a.service == service and _kind(a) != "external" for a in alerts)
 
 
-def _same_kind(alert: Alert, incident: Incident, services: set[str]) -> bool:
+def _same_kind(alert: Alert, alerts: Sequence[Alert], services: set[str]) -> bool:
     kind = _kind(alert)
-    return any(a.service in services and _kind(a) == kind for a in incident.alerts)
+    return any(a.service in services and _kind(a) == kind for a in alerts)

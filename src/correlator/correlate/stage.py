@@ -35,7 +35,7 @@ from correlator.correlate.grouping import (
 )
 from correlator.correlate.rules import Rules, Silence
 from correlator.correlate.topology import TopologyGraph
-from correlator.model.alert import Alert, AlertStatus
+from correlator.model.alert import Alert, AlertStatus, is_watch
 from correlator.model.incident import ChangeKind, Incident, IncidentStatus
 from correlator.model.observation import Signal
 
@@ -92,6 +92,7 @@ class CorrelateStage:
         self._marks: dict[str, int] = {}
         self._joined: dict[str, tuple[str, bool, datetime]] = {}
         self._symptomatic: set[str] = set()  # services alerting in the current batch
+        self._watches: dict[str, Alert] = {}  # watch alerts no incident explains yet
 
     def add_silences(self, silences: Iterable[Silence]) -> None:
         """Adopt silences (from the rules file or the store); a same id replaces."""
@@ -113,6 +114,7 @@ class CorrelateStage:
             "transitions": self._transitions,
             "suppressed": self.suppressed,
             "held": self._held,
+            "watches": self._watches,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -122,6 +124,7 @@ class CorrelateStage:
         self._transitions = state["transitions"]
         self.suppressed = state["suppressed"]
         self._held = state.get("held", set())  # absent from snapshots before it existed
+        self._watches = state.get("watches", {})
 
     def open_incidents(self) -> list[Incident]:
         return [i for i in self.incidents.values() if i.status is IncidentStatus.OPEN]
@@ -132,9 +135,13 @@ class CorrelateStage:
         An external alert is related to a cause more than a hop below it only through these
         (see :meth:`~correlator.correlate.topology.TopologyGraph.downstream_through`).
         """
-        found = {a.service for a in batch if a.status is AlertStatus.FIRING}
+        found = {a.service for a in batch if a.status is AlertStatus.FIRING and not is_watch(a)}
         for incident in self.open_incidents():
-            found.update(a.service for a in incident.alerts if a.status is AlertStatus.FIRING)
+            found.update(
+                a.service
+                for a in incident.alerts
+                if a.status is AlertStatus.FIRING and not is_watch(a)
+            )
         return found
 
     def process(self, alerts: Sequence[Alert], now: datetime) -> list[PendingChange]:
@@ -154,6 +161,7 @@ class CorrelateStage:
         self._symptomatic = self._alerting(keyed)
         for alert in batch_order(keyed, self.topology):
             self._take(alert, changed)
+        self._place_watches(changed, now)
         if self.settings.direction_aware:
             self._rehome_external(changed, now)
         return self._published(changed)
@@ -184,7 +192,8 @@ class CorrelateStage:
             for alert in [
                 a
                 for a in incident.alerts
-                if a.signal is Signal.EXTERNAL_ALERT and a.status is AlertStatus.FIRING
+                if (a.signal is Signal.EXTERNAL_ALERT or is_watch(a))
+                and a.status is AlertStatus.FIRING
             ]:
                 near = {
                     other.incident_id: other
@@ -283,8 +292,10 @@ class CorrelateStage:
         return out
 
     def _corroborated(self, incident: Incident) -> bool:
-        """Enough distinct alerts, or one from outside (its own rule already decided)."""
-        return len(incident.alerts) >= self.settings.open_min_alerts or any(
+        """Enough distinct alerts (watch alerts left out), or one from outside (its own rule
+        already decided)."""
+        own = sum(not is_watch(a) for a in incident.alerts)
+        return own >= self.settings.open_min_alerts or any(
             a.signal is Signal.EXTERNAL_ALERT for a in incident.alerts
         )
 
@@ -296,10 +307,16 @@ class CorrelateStage:
             if owner
             else None
         )
+        if owner is not None and known is not None and _confirms(known, alert):
+            # the reading alerts in full: placed afresh, as any new alert (the incident its
+            # watch joined need not be where the fault it now shows belongs)
+            self._unjoin(owner, known, changed)
+            owner = known = None
         merged, reason = merge_alert(known, alert)
         if merged is None:
             return
-        flapping = self._note_transition(alert, reason)
+        # a watch alert is no transition: it would count a reading that never alerted
+        flapping = not is_watch(alert) and self._note_transition(alert, reason)
         if owner is not None and self._can_update(owner, merged, reason):
             if flapping:
                 merged = _flagged(merged)
@@ -309,6 +326,10 @@ class CorrelateStage:
         if merged.status is AlertStatus.RESOLVED:
             return  # a resolve for an alert we never saw firing: nothing to show
         merged = alert  # a new episode of this fingerprint starts afresh
+        self._watches.pop(merged.fingerprint, None)
+        if is_watch(merged):
+            self._watch(merged, changed)
+            return
         if flapping:
             self._suppress(_flagged(merged), SuppressReason.FLAPPING, "flap detection")
             return
@@ -335,6 +356,65 @@ class CorrelateStage:
             target.services.append(merged.service)
         self._by_fingerprint[merged.fingerprint] = target.incident_id
         self._mark(target, changed, ChangeKind.UPDATED, merged.last_seen_at)
+
+    def _watch(self, alert: Alert, changed: dict[str, ChangeKind]) -> None:
+        """A new watch alert: into the incident whose cause lies below it, else kept aside.
+
+        One kept aside is placed when such an incident comes within ``window_s`` (see
+        :meth:`_place_watches`); it never opens an incident of its own.
+        """
+        if self._muted(alert):
+            return
+        target = self._watch_home(alert)
+        if target is None:
+            self._watches[alert.fingerprint] = alert
+            return
+        self._join(target, alert, changed)
+
+    def _watch_home(self, alert: Alert) -> Incident | None:
+        return choose_incident(
+            alert,
+            self.open_incidents(),
+            self.topology,
+            timedelta(seconds=self.settings.window_s),
+            self.settings.max_hops,
+            self.settings.direction_aware,
+            self._symptomatic,
+            causes_only=True,
+        )
+
+    def _join(self, target: Incident, alert: Alert, changed: dict[str, ChangeKind]) -> None:
+        target.alerts.append(alert)
+        if alert.service not in target.services:
+            target.services.append(alert.service)
+        self._by_fingerprint[alert.fingerprint] = target.incident_id
+        self._mark(target, changed, ChangeKind.UPDATED, alert.last_seen_at)
+
+    def _unjoin(self, incident: Incident, alert: Alert, changed: dict[str, ChangeKind]) -> None:
+        incident.alerts = [a for a in incident.alerts if a.fingerprint != alert.fingerprint]
+        if all(a.service != alert.service for a in incident.alerts):
+            incident.services.remove(alert.service)
+        del self._by_fingerprint[alert.fingerprint]
+        self._mark(incident, changed, ChangeKind.UPDATED, alert.last_seen_at)
+
+    def _place_watches(self, changed: dict[str, ChangeKind], now: datetime) -> None:
+        """Place watch alerts kept aside whose cause has come; forget those past window_s.
+
+        A caller's reading can turn a row before its callee's fault alerts in full (a rule's
+        ``for:`` holds the fault back); within ``window_s`` it still joins the fault.
+        """
+        if not self._watches:
+            return
+        horizon = now - timedelta(seconds=self.settings.window_s)
+        for fingerprint in sorted(self._watches):
+            alert = self._watches[fingerprint]
+            if alert.last_seen_at < horizon:
+                del self._watches[fingerprint]
+                continue
+            target = self._watch_home(alert)
+            if target is not None:
+                del self._watches[fingerprint]
+                self._join(target, alert, changed)
 
     def _note_transition(self, alert: Alert, reason: DedupReason) -> bool:
         """Count fire/resolve transitions of the fingerprint; True when it is flapping."""
@@ -484,6 +564,16 @@ class CorrelateStage:
         for alert in incident.alerts:
             if self._by_fingerprint.get(alert.fingerprint) == incident_id:
                 del self._by_fingerprint[alert.fingerprint]
+
+
+def _confirms(known: Alert, incoming: Alert) -> bool:
+    """``incoming`` turns the watch alert ``known`` into a full one (a later reading)."""
+    return (
+        is_watch(known)
+        and not is_watch(incoming)
+        and incoming.status is AlertStatus.FIRING
+        and incoming.last_seen_at > known.last_seen_at
+    )
 
 
 def _flagged(alert: Alert) -> Alert:
