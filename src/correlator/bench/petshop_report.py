@@ -75,6 +75,7 @@ class PetShopReport:
     target_windows: int = 0
     target_quiet_windows: int = 0
     normal_alerts: int = 0
+    watch_alerts: int = 0  # watch alerts, everywhere (they open nothing)
     normal_incidents: int = 0
     skipped: list[str] = field(default_factory=list)
 
@@ -219,7 +220,8 @@ def print_report(report: PetShopReport, out: TextIO, as_json: bool, verbose: boo
     ratio = alerts / incidents if incidents else float("inf")
     print(
         f"noise (detection only): {alerts} alerts in -> {incidents} incidents out"
-        f" (compression {ratio:.2f})",
+        f" (compression {ratio:.2f}); {report.watch_alerts} watch alerts besides, which open"
+        f" nothing",
         file=out,
     )
     if as_json:
