@@ -13,7 +13,7 @@ from correlator.config import CorrelateSettings
 from correlator.correlate.stage import CorrelateStage
 from correlator.correlate.topology import ServiceSpec, TopologyGraph
 from correlator.detect.external import from_alert_event
-from correlator.model.alert import Alert
+from correlator.model.alert import WATCH_LABEL, Alert, is_watch
 from correlator.model.incident import ChangeKind, IncidentChange
 from correlator.model.observation import Signal
 from correlator.model.telemetry import AlertEvent
@@ -104,3 +104,28 @@ async def test_an_slo_alert_moved_to_a_stronger_fault_stays_moved_after_a_restar
         i.incident_id: sorted(i.services) for i in await IncidentRepository(store).open_incidents()
     }
     assert stored == {opened.incident_id: ["api"], taken.incident_id: ["search", "web"]}
+
+
+async def test_a_watch_alert_confirmed_after_a_restart_moves_once(store: StateStore) -> None:
+    """web's watch joins db's incident (2 hops below); after a restart web alerts in full,
+    search's nearer fault is there, and the full alert goes with it; replaying that input
+    publishes nothing more."""
+    sink = MemorySink()
+    [opened] = await engine_step(store, sink, [alert("db", 0)], 0)
+    seen = alert("web", 10)
+    watch = seen.model_copy(
+        update={
+            "labels": {**seen.labels, WATCH_LABEL: "true"},
+            "ends_at": seen.starts_at + timedelta(seconds=10),
+        }
+    )
+    [joined] = await engine_step(store, sink, [watch], 10)
+    assert joined.incident_id == opened.incident_id and "web" in joined.incident.services
+    confirmed = [alert("search", 20, score=1.0), alert("web", 20)]
+    changes = await engine_step(store, sink, confirmed, 20)
+    by_id = {c.incident_id: c for c in changes}
+    assert by_id[opened.incident_id].incident.services == ["db"]
+    [taken] = [c for c in changes if c.incident_id != opened.incident_id]
+    assert sorted(taken.incident.services) == ["search", "web"]
+    assert not any(is_watch(a) for a in taken.incident.alerts)
+    assert await engine_step(store, sink, confirmed, 20) == []
