@@ -179,7 +179,7 @@ def choose_incident(
         }
         if "external" in kinds:
             # an SLO alert: any fault below is a cause of it, reached through symptoms
-            through = topology.downstream_through(service, max_hops, services | symptomatic)
+            through = topology.downstream_through(service, max_hops, services, symptomatic)
             if any(
                 _kind(a) != "request"
                 for a in alerts
@@ -192,7 +192,7 @@ def choose_incident(
         hops = above.get(service)
         if hops is None or hops <= 1 or _observed(service, alerts):
             return hops
-        path = topology.downstream_through(service, max_hops, services | symptomatic)
+        path = topology.downstream_through(service, max_hops, services, symptomatic)
         return path.get(alert.service)
 
     best: tuple[tuple[int, int, int, float, float, float, str, str], Incident] | None = None
@@ -212,7 +212,7 @@ def choose_incident(
                 and (external or a.service != alert.service or _kind(a) != "external")
             }
             reached = (
-                topology.downstream_through(alert.service, max_hops, services | symptomatic)
+                topology.downstream_through(alert.service, max_hops, services, symptomatic)
                 if external
                 else below
             )
@@ -230,7 +230,11 @@ def choose_incident(
             if relation is not None and relation[0] == 1:
                 near = {s for s, d in ups.items() if d == up}
         else:
-            hops = {s: topology.hops(alert.service, s, max_hops) for s in services}
+            if causes_only:  # a cause below it, whatever the direction elsewhere
+                callees = topology.downstream(alert.service, max_hops)
+                hops = {s: callees.get(s) for s in services}
+            else:
+                hops = {s: topology.hops(alert.service, s, max_hops) for s in services}
             nearest = min((d for d in hops.values() if d is not None), default=None)
             relation = None if nearest is None else (0, nearest)
             near = {s for s, d in hops.items() if d is not None and d == nearest}
@@ -300,7 +304,7 @@ def stronger_home(
         if key not in known:
             services = active_services(incident, alert.starts_at, window)
             below = (
-                topology.downstream_through(alert.service, max_hops, services | symptomatic)
+                topology.downstream_through(alert.service, max_hops, services, symptomatic)
                 if external
                 else topology.downstream(alert.service, max_hops)
             )

@@ -242,8 +242,14 @@ class CorrelateStage:
         A source left with nothing was the alert's alone: it is merged into the target,
         dropped when it was opened in this very batch (never published), else resolved with
         the label ``merged_into`` (it keeps the alert as it was, as the API's merge does).
+        Watch alerts alone are nothing: they wait for a cause again (:meth:`_place_watches`).
         """
         rest = [a for a in source.alerts if a.fingerprint != alert.fingerprint]
+        if all(is_watch(a) for a in rest):
+            for watch in rest:
+                self._watches[watch.fingerprint] = watch
+                self._by_fingerprint.pop(watch.fingerprint, None)
+            rest = []
         target.alerts.append(alert)
         if alert.service not in target.services:
             target.services.append(alert.service)
@@ -307,7 +313,14 @@ class CorrelateStage:
             if owner
             else None
         )
-        if owner is not None and known is not None and _confirms(known, alert):
+        if known is not None and is_watch(alert) and not is_watch(known):
+            return  # the series' full alert is there already: a weaker reading adds nothing
+        if (
+            owner is not None
+            and known is not None
+            and owner.status is IncidentStatus.OPEN
+            and _confirms(known, alert)
+        ):
             # the reading alerts in full: placed afresh, as any new alert (the incident its
             # watch joined need not be where the fault it now shows belongs)
             self._unjoin(owner, known, changed)
@@ -384,6 +397,9 @@ class CorrelateStage:
         )
 
     def _join(self, target: Incident, alert: Alert, changed: dict[str, ChangeKind]) -> None:
+        """Add a watch alert to ``target`` (noted, as an SLO alert is, in case it moves on)."""
+        before = (target.incident_id, target.incident_id in changed, target.updated_at)
+        self._joined[alert.fingerprint] = before
         target.alerts.append(alert)
         if alert.service not in target.services:
             target.services.append(alert.service)
@@ -391,11 +407,28 @@ class CorrelateStage:
         self._mark(target, changed, ChangeKind.UPDATED, alert.last_seen_at)
 
     def _unjoin(self, incident: Incident, alert: Alert, changed: dict[str, ChangeKind]) -> None:
+        """Take a watch alert out of ``incident`` (its series now alerts in full).
+
+        An incident never holds watch alerts alone (they join only a cause); should it be
+        left so, its watches wait again and it is resolved (dropped if opened in this batch).
+        """
         incident.alerts = [a for a in incident.alerts if a.fingerprint != alert.fingerprint]
         if all(a.service != alert.service for a in incident.alerts):
             incident.services.remove(alert.service)
         del self._by_fingerprint[alert.fingerprint]
         self._mark(incident, changed, ChangeKind.UPDATED, alert.last_seen_at)
+        if any(not is_watch(a) for a in incident.alerts):
+            return
+        for watch in incident.alerts:
+            self._watches[watch.fingerprint] = watch
+            self._by_fingerprint.pop(watch.fingerprint, None)
+        if changed.get(incident.incident_id) is ChangeKind.OPENED:
+            changed.pop(incident.incident_id, None)
+            self._drop(incident.incident_id)
+            return
+        incident.status = IncidentStatus.RESOLVED
+        incident.resolved_at = alert.last_seen_at
+        changed[incident.incident_id] = ChangeKind.RESOLVED
 
     def _place_watches(self, changed: dict[str, ChangeKind], now: datetime) -> None:
         """Place watch alerts kept aside whose cause has come; forget those past window_s.
@@ -440,7 +473,7 @@ class CorrelateStage:
             for i in self.open_incidents()
             if i.incident_id not in self._held
             for a in i.alerts
-            if a.status is AlertStatus.FIRING
+            if a.status is AlertStatus.FIRING and not is_watch(a)
         ]
         for rule in self.inhibit_rules:
             source = rule.inhibits(alert, sources, self._depends)
@@ -508,7 +541,9 @@ class CorrelateStage:
                 continue
             if "merged_into" in incident.labels:
                 continue  # its alerts live on in the incident it was merged into
-            same = any(a.fingerprint == alert.fingerprint for a in incident.alerts)
+            same = any(
+                a.fingerprint == alert.fingerprint and not is_watch(a) for a in incident.alerts
+            )
             if same and alert.starts_at - incident.resolved_at <= grace:
                 incident.status = IncidentStatus.OPEN
                 incident.resolved_at = None
@@ -529,10 +564,11 @@ class CorrelateStage:
     def _resolve_quiet(self, now: datetime, changed: dict[str, ChangeKind]) -> None:
         quiet = timedelta(seconds=self.settings.resolve_after_s)
         for incident in self.open_incidents():
-            last = max(a.last_seen_at for a in incident.alerts)
+            own = [a for a in incident.alerts if not is_watch(a)] or incident.alerts
+            last = max(a.last_seen_at for a in own)  # watch readings keep nothing open
             firing = any(
                 a.status is AlertStatus.FIRING and (a.ends_at is None or a.ends_at > now)
-                for a in incident.alerts
+                for a in own
             )
             if now - last < quiet or (firing and now - last < 2 * quiet):
                 continue

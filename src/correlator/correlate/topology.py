@@ -7,6 +7,7 @@ Declared edges come from ``topology/*.yaml``; learned edges from spans. Each edg
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -158,12 +159,19 @@ class TopologyGraph:
             self._down[key] = {n: int(d) for n, d in found.items()}
         return self._down[key]
 
-    def downstream_through(self, service: str, limit: int, through: set[str]) -> dict[str, int]:
-        """Like :meth:`downstream`, but past the first hop only through ``through``.
+    def downstream_through(
+        self,
+        service: str,
+        limit: int,
+        through: AbstractSet[str],
+        also: AbstractSet[str] = frozenset(),
+    ) -> dict[str, int]:
+        """Like :meth:`downstream`, but past the first hop only through ``through`` or ``also``.
 
         A service is reached when ``service`` calls it directly, or when a service of
-        ``through`` within ``limit`` hops does (a path whose every step between the two is in
-        ``through``). Not cached: ``through`` changes from call to call.
+        ``through`` (or ``also``: two sets, so no union is built) within ``limit`` hops does (a
+        path whose every step between the two is in them). Not cached: the sets change from
+        call to call.
 
         >>> g = TopologyGraph()
         >>> g.learn("web", "api", 1, 0.0); g.learn("api", "db", 1, 0.0)
@@ -180,7 +188,7 @@ class TopologyGraph:
                 for callee in self.graph.successors(node):
                     if callee not in found:
                         found[callee] = depth
-                        if callee in through:
+                        if callee in through or callee in also:
                             nxt.append(callee)
             frontier = nxt
         return found
