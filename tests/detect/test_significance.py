@@ -55,3 +55,9 @@ def test_one_failure_of_a_few_requests_is_no_alert_and_many_are() -> None:
 def test_without_a_request_count_or_with_the_check_off_the_ratio_alone_decides() -> None:
     assert len(stage().process([errors(1 / 5, 1000.0, 0)]).alerts) == 1
     assert len(stage(error_alpha=None).process([errors(1 / 5, 1000.0, 5)]).alerts) == 1
+
+
+def test_a_ratio_at_or_under_the_usual_one_is_never_significant() -> None:
+    assert not significant_errors(0.0101, 5_000_000, usual=0.02, floor=0.001, alpha=0.01)
+    # the sum stops once past what the caller asked about
+    assert binomial_tail(1, 1_000, 0.01, stop_above=0.5) > 0.5

@@ -20,8 +20,11 @@ import math
 __all__ = ["binomial_tail", "significant_errors"]
 
 
-def binomial_tail(k: int, n: int, p: float) -> float:
+def binomial_tail(k: int, n: int, p: float, stop_above: float = 1.0) -> float:
     """P(X >= k) for X ~ Binomial(n, p), summed in log space from k up.
+
+    The sum stops once it exceeds ``stop_above`` (the answer is then only known to be
+    larger).
 
     >>> round(binomial_tail(1, 14, 0.001), 4), binomial_tail(0, 5, 0.3), binomial_tail(6, 5, 0.3)
     (0.0139, 1.0, 0.0)
@@ -45,6 +48,8 @@ def binomial_tail(k: int, n: int, p: float) -> float:
             + (n - i) * log_q
         )
         total += term
+        if total > stop_above:
+            break
         if i > n * p and term < total * 1e-12:
             break  # past the mode the terms only shrink
     return min(total, 1.0)
@@ -58,4 +63,7 @@ def significant_errors(
     ``usual`` is the series' normal error ratio, taken as at least ``floor``.
     """
     failures = round(ratio * samples)
-    return binomial_tail(failures, samples, max(usual, floor)) <= alpha
+    p = max(usual, floor)
+    if failures <= samples * p:
+        return False  # at or below the usual rate: the tail is about a half or more
+    return binomial_tail(failures, samples, p, stop_above=alpha) <= alpha

@@ -123,7 +123,7 @@ class DetectStage:
         rising = obs.value > expected + state.spread
         if obs.signal in UPWARD_ONLY and not rising:
             score = min(score, cfg.clear_threshold)
-        if not self._significant(obs, expected):
+        if score >= cfg.clear_threshold and not self._significant(obs, expected):
             score = min(score, cfg.clear_threshold)  # a few failures of a few requests
         anomalous = state.seen >= cfg.warmup and score >= cfg.threshold
         if not anomalous and not state.alerting and state.seen >= cfg.warmup:
