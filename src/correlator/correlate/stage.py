@@ -360,15 +360,9 @@ class CorrelateStage:
         )
         if target is None:
             target = self._reopen(merged, changed) or self._open(merged, changed)
+            self._join(target, merged, changed, append=False)
         else:
-            if merged.signal is Signal.EXTERNAL_ALERT:
-                before = (target.incident_id, target.incident_id in changed, target.updated_at)
-                self._joined[merged.fingerprint] = before
-            target.alerts.append(merged)
-        if merged.service not in target.services:
-            target.services.append(merged.service)
-        self._by_fingerprint[merged.fingerprint] = target.incident_id
-        self._mark(target, changed, ChangeKind.UPDATED, merged.last_seen_at)
+            self._join(target, merged, changed, movable=merged.signal is Signal.EXTERNAL_ALERT)
 
     def _watch(self, alert: Alert, changed: dict[str, ChangeKind]) -> None:
         """A new watch alert: into the incident whose cause lies below it, else kept aside.
@@ -382,7 +376,7 @@ class CorrelateStage:
         if target is None:
             self._watches[alert.fingerprint] = alert
             return
-        self._join(target, alert, changed)
+        self._join(target, alert, changed, movable=True)
 
     def _watch_home(self, alert: Alert) -> Incident | None:
         return choose_incident(
@@ -396,11 +390,25 @@ class CorrelateStage:
             causes_only=True,
         )
 
-    def _join(self, target: Incident, alert: Alert, changed: dict[str, ChangeKind]) -> None:
-        """Add a watch alert to ``target`` (noted, as an SLO alert is, in case it moves on)."""
-        before = (target.incident_id, target.incident_id in changed, target.updated_at)
-        self._joined[alert.fingerprint] = before
-        target.alerts.append(alert)
+    def _join(
+        self,
+        target: Incident,
+        alert: Alert,
+        changed: dict[str, ChangeKind],
+        *,
+        append: bool = True,
+        movable: bool = False,
+    ) -> None:
+        """Record ``alert`` in ``target`` (appended unless it is there already).
+
+        ``movable`` (an SLO or watch alert, which may move on in this batch): note what the
+        incident was before, so that one left as it was publishes nothing (see :meth:`_move`).
+        """
+        if movable:
+            before = (target.incident_id, target.incident_id in changed, target.updated_at)
+            self._joined[alert.fingerprint] = before
+        if append:
+            target.alerts.append(alert)
         if alert.service not in target.services:
             target.services.append(alert.service)
         self._by_fingerprint[alert.fingerprint] = target.incident_id
@@ -447,7 +455,7 @@ class CorrelateStage:
             target = self._watch_home(alert)
             if target is not None:
                 del self._watches[fingerprint]
-                self._join(target, alert, changed)
+                self._join(target, alert, changed, movable=True)
 
     def _note_transition(self, alert: Alert, reason: DedupReason) -> bool:
         """Count fire/resolve transitions of the fingerprint; True when it is flapping."""
