@@ -121,12 +121,15 @@ class DetectStage:
         score = state.detector.score_one(obs.value, obs.ts)
         expected = state.expected
         rising = obs.value > expected + state.spread
-        if obs.signal in UPWARD_ONLY and not rising:
-            score = min(score, cfg.clear_threshold)
-        if score >= cfg.clear_threshold and not self._significant(obs, expected):
-            score = min(score, cfg.clear_threshold)  # a few failures of a few requests
+        if score > cfg.clear_threshold and not self._admissible(obs, expected, rising):
+            score = cfg.clear_threshold
         anomalous = state.seen >= cfg.warmup and score >= cfg.threshold
-        if not anomalous and not state.alerting and state.seen >= cfg.warmup:
+        if (
+            cfg.watch_threshold is not None
+            and not anomalous
+            and not state.alerting
+            and state.seen >= cfg.warmup
+        ):
             self._watch(obs, state, rising, out)
         if anomalous:
             out.anomalies += 1
@@ -154,7 +157,7 @@ class DetectStage:
         raw = getattr(state.detector, "unconfirmed", None)
         if bar is None or not isinstance(raw, float) or raw < bar:
             return
-        if (obs.signal in UPWARD_ONLY and not rising) or not self._significant(obs, state.expected):
+        if not self._admissible(obs, state.expected, rising):
             return
         alert = self._alert(obs, state, raw, AlertStatus.FIRING)
         at = _at(obs.ts)
@@ -170,8 +173,14 @@ class DetectStage:
             )
         )
 
-    def _significant(self, obs: Observation, expected: float) -> bool:
-        """False for an error ratio whose failures are likely by chance (``error_alpha``)."""
+    def _admissible(self, obs: Observation, expected: float, rising: bool) -> bool:
+        """Whether the reading may score above ``clear_threshold`` at all.
+
+        Not a drop of a signal for which only a rise is a symptom, nor an error ratio whose
+        failures are likely by chance (``error_alpha``: a few failures of a few requests).
+        """
+        if obs.signal in UPWARD_ONLY and not rising:
+            return False
         cfg = self.settings
         if obs.signal is not Signal.ERROR_RATIO or not obs.samples or cfg.error_alpha is None:
             return True
