@@ -348,16 +348,7 @@ class CorrelateStage:
             return
         if self._muted(merged):
             return
-        window = timedelta(seconds=self.settings.window_s)
-        target = choose_incident(
-            merged,
-            self.open_incidents(),
-            self.topology,
-            window,
-            self.settings.max_hops,
-            self.settings.direction_aware,
-            self._symptomatic,
-        )
+        target = self._home(merged)
         if target is None:
             target = self._reopen(merged, changed) or self._open(merged, changed)
             self._join(target, merged, changed, append=False)
@@ -372,13 +363,14 @@ class CorrelateStage:
         """
         if self._muted(alert):
             return
-        target = self._watch_home(alert)
+        target = self._home(alert, causes_only=True)
         if target is None:
             self._watches[alert.fingerprint] = alert
             return
         self._join(target, alert, changed, movable=True)
 
-    def _watch_home(self, alert: Alert) -> Incident | None:
+    def _home(self, alert: Alert, *, causes_only: bool = False) -> Incident | None:
+        """The open incident ``alert`` joins (see :func:`choose_incident`), if any."""
         return choose_incident(
             alert,
             self.open_incidents(),
@@ -387,7 +379,7 @@ class CorrelateStage:
             self.settings.max_hops,
             self.settings.direction_aware,
             self._symptomatic,
-            causes_only=True,
+            causes_only=causes_only,
         )
 
     def _join(
@@ -452,7 +444,7 @@ class CorrelateStage:
             if alert.last_seen_at < horizon:
                 del self._watches[fingerprint]
                 continue
-            target = self._watch_home(alert)
+            target = self._home(alert, causes_only=True)
             if target is not None:
                 del self._watches[fingerprint]
                 self._join(target, alert, changed, movable=True)
